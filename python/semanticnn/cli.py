@@ -1,0 +1,20 @@
+"""The `semanticnn` command line."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+@click.version_option(package_name="semanticnn")
+def main() -> None:
+    """SemanticNN: compressive, error-resilient semantic offloading."""
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks that print the project's figure beside a baseline from the same run."""
+
+
+if __name__ == "__main__":
+    main()

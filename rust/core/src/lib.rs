@@ -1,0 +1,3 @@
+//! `semanticnn-core`: everything that must be bit-identical on the device and
+//! on the host. No allocation on the device path: callers pass the buffers.
+#![cfg_attr(not(feature = "std"), no_std)]

@@ -1,0 +1,9 @@
+//! `semanticnn._core`: thin bindings. Convert, release the GIL, call the core,
+//! map errors. No logic lives here.
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# All the tests: Rust (fmt, clippy, tests, no_std build) and Python (ruff, pytest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --dev
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+step "cargo fmt"
+cargo fmt --all --check
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+step "no_std build of the core"
+cargo build -p semanticnn-core --no-default-features
+step "cargo nextest"
+cargo nextest run --workspace --no-fail-fast
+step "ruff"
+.venv/bin/ruff check python tests
+step "pytest"
+.venv/bin/python -m pytest -q

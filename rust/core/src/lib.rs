@@ -3,5 +3,6 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 
 pub mod bits;
+pub mod channel;
 #[cfg(feature = "std")]
 pub mod par;

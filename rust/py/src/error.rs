@@ -10,6 +10,7 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use semanticnn_core::bits::BitsError;
+use semanticnn_core::channel::ChannelError as CoreChannelError;
 
 create_exception!(
     _core,
@@ -24,6 +25,13 @@ create_exception!(
     "Bit packing refused its input (bad nbits, symbol too large, short buffer)."
 );
 
+create_exception!(
+    _core,
+    ChannelError,
+    CodecError,
+    "A channel model refused its parameters (a probability outside [0, 1])."
+);
+
 /// A core error that has a Python exception class.
 pub trait ToPyErr {
     fn to_py(self) -> PyErr;
@@ -32,6 +40,12 @@ pub trait ToPyErr {
 impl ToPyErr for BitsError {
     fn to_py(self) -> PyErr {
         PackError::new_err(self.to_string())
+    }
+}
+
+impl ToPyErr for CoreChannelError {
+    fn to_py(self) -> PyErr {
+        ChannelError::new_err(self.to_string())
     }
 }
 
@@ -75,5 +89,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("CodecError", py.get_type::<CodecError>())?;
     m.add("PackError", py.get_type::<PackError>())?;
+    m.add("ChannelError", py.get_type::<ChannelError>())?;
     Ok(())
 }

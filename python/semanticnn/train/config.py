@@ -13,7 +13,8 @@ from typing import Any
 class TrainConfig:
     dataset: str = "mnist5k"
     arch: str = "resnet"
-    latent_channels: int = 3
+    # Latent channels; 0 takes the last conv of `semanticnn.int8.default_architecture()`.
+    latent_channels: int = 0
     levels: int = 8
     power_norm: bool = False
     batch_size: int = 64
@@ -43,7 +44,7 @@ class TrainConfig:
             )
         if not 0 <= self.p_clean <= 1:
             raise ValueError(f"p_clean must be in [0, 1], got {self.p_clean}")
-        for name in ("batch_size", "latent_channels", "levels"):
+        for name in ("batch_size", "levels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 

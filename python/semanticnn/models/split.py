@@ -170,6 +170,14 @@ class SemanticNN(nn.Module):
         """Received latent values -> reconstructed split features."""
         return self.decoder(values, ber, self.split_shape[1:])
 
+    def latent_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the symbols one image makes."""
+        _, h, w = self.split_shape
+        for spec in self.encoder.arch[SPLIT_LAYERS:]:
+            h = (h + 2 * spec.padding - spec.kernel) // spec.stride + 1
+            w = (w + 2 * spec.padding - spec.kernel) // spec.stride + 1
+        return self.encoder.latent_channels, h, w
+
     def transmit(self, symbols: torch.Tensor, link: Channel, seed: int) -> torch.Tensor:
         """(B, C, H, W) symbols through `link`, sent in NHWC order as the device emits them."""
         nhwc = symbols.permute(0, 2, 3, 1).to(torch.uint8).cpu().numpy()

@@ -116,28 +116,39 @@ class QConv2d(nn.Module):
 
         Returns (dequantized output with the STE gradient, int8 output values, scale, zp).
         """
-        y = F.conv2d(x, self.fake_weight(), self.conv.bias, self.conv.stride, self.conv.padding)
-        if self.relu:
-            y = F.relu(y)
-        if self.training:
-            self._observe(y)
-        p = self.integer_params(in_scale)
-        acc = F.conv2d(
-            (q_in.detach().cpu() - in_zp).double(),
-            torch.from_numpy(p.weight).double(),
-            None,
-            self.conv.stride,
-            self.conv.padding,
+        frozen = not torch.is_grad_enabled() or not (
+            x.requires_grad or any(p.requires_grad for p in self.conv.parameters())
         )
-        acc = acc + torch.from_numpy(p.bias).double().view(1, -1, 1, 1)
+        y = None
+        if not frozen or self.training:
+            y = F.conv2d(x, self.fake_weight(), self.conv.bias, self.conv.stride, self.conv.padding)
+            if self.relu:
+                y = F.relu(y)
+            if self.training:
+                self._observe(y)
+        p = self.integer_params(in_scale)
+        q_out = self._integer_forward(q_in.detach().cpu() - in_zp, p).to(x.device)
+        exact = (q_out - p.zero_point) * p.scale
+        if frozen or y is None:
+            return exact, q_out, p.scale, p.zero_point
+        lo, hi = (p.act_min - p.zero_point) * p.scale, (p.act_max - p.zero_point) * p.scale
+        y = torch.clamp(y, lo, hi)
+        return y + (exact - y).detach(), q_out, p.scale, p.zero_point
+
+    def _integer_forward(self, v: torch.Tensor, p: IntParams) -> torch.Tensor:
+        """int8 output values (as float32) of the integer conv on `v = q_in - zp_in`.
+
+        The accumulator is computed exactly in floating point: float32 when no partial
+        sum can reach 2**24 (|v| <= 255), float64 otherwise.
+        """
+        w = torch.from_numpy(p.weight.astype(np.float32))
+        bound = float(w.abs().flatten(1).sum(1).max()) * 255 + float(np.abs(p.bias).max())
+        dtype = torch.float32 if bound < 2**24 else torch.float64
+        acc = F.conv2d(v.to(dtype), w.to(dtype), None, self.conv.stride, self.conv.padding)
+        acc = acc + torch.from_numpy(p.bias).to(dtype).view(1, -1, 1, 1)
         acc_np = acc.round().to(torch.int64).numpy()
+        acc_np = acc_np.astype(np.int32).astype(np.int64)  # int32 wrap, as the format says
         mult = p.multiplier.reshape(1, -1, 1, 1)
         shift = p.shift.reshape(1, -1, 1, 1)
-        acc_np = acc_np.astype(np.int32).astype(np.int64)  # int32 wrap, as the format says
         q = np.clip(int8.requantize(acc_np, mult, shift) + p.zero_point, p.act_min, p.act_max)
-        q_out = torch.from_numpy(q.astype(np.float32)).to(x.device)
-        exact = (q_out - p.zero_point) * p.scale
-        y = torch.clamp(
-            y, (p.act_min - p.zero_point) * p.scale, (p.act_max - p.zero_point) * p.scale
-        )
-        return y + (exact - y).detach(), q_out, p.scale, p.zero_point
+        return torch.from_numpy(q.astype(np.float32))

@@ -27,7 +27,7 @@ class TrainConfig:
     ber_max: float = 1e-1
     p_clean: float = 0.2
     # XAI: integrated-gradients steps, and the share of the stage-1 loss they weight.
-    ig_steps: int = 8
+    ig_steps: int = 4
     xai_weight: float = 0.5
     # Stage 2: CE + distill_alpha * T^2 * KL(teacher || student).
     distill_alpha: float = 0.5

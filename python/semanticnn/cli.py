@@ -6,6 +6,8 @@ import click
 
 from semanticnn import commands
 
+from .firmware.cli import firmware, flash
+
 
 @click.group()
 @click.version_option(package_name="semanticnn")
@@ -22,6 +24,8 @@ main.add_command(commands.train)
 main.add_command(commands.evaluate)
 main.add_command(commands.export)
 main.add_command(commands.demo)
+main.add_command(firmware)
+main.add_command(flash)
 
 if __name__ == "__main__":
     main()

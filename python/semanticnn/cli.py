@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from semanticnn import commands
+
 from .firmware.cli import firmware, flash
 
 
@@ -18,6 +20,10 @@ def bench() -> None:
     """Benchmarks that print the project's figure beside a baseline from the same run."""
 
 
+main.add_command(commands.train)
+main.add_command(commands.evaluate)
+main.add_command(commands.export)
+main.add_command(commands.demo)
 main.add_command(firmware)
 main.add_command(flash)
 

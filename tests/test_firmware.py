@@ -76,7 +76,7 @@ def test_board_chip_is_known_to_probe_rs(name: str) -> None:
 def test_flash_without_a_probe_names_what_it_looked_for(built: fw.Built) -> None:
     if fw.list_probes():
         pytest.skip("a debug probe is attached")
-    with pytest.raises(fw.FirmwareError, match="no debug probe found.*chip STM32F405RGTx"):
+    with pytest.raises(fw.FirmwareError, match=r"no debug probe found.*chip STM32F405RGTx"):
         fw.flash(built.elf, built.board)
 
 

@@ -6,7 +6,7 @@ import click
 
 from semanticnn import commands
 
-from .firmware.cli import firmware, flash
+from .firmware.cli import encode, firmware, flash, receive
 
 
 @click.group()
@@ -26,6 +26,8 @@ main.add_command(commands.export)
 main.add_command(commands.demo)
 main.add_command(firmware)
 main.add_command(flash)
+main.add_command(encode)
+main.add_command(receive)
 
 if __name__ == "__main__":
     main()

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import click
+import numpy as np
 
+from ..fsutil import write_atomic
 from .boards import BOARDS, board
 from .build import Built, FirmwareError, build
 from .emulate import EMULATE_TIMEOUT_S, run_elf
 from .flash import flash as flash_elf
+from .frames import default_model, host_frames
 
 board_option = click.option(
     "--board", "board_name", type=click.Choice(sorted(BOARDS)), required=True, help="Target board."
@@ -36,17 +37,8 @@ def _build(board_name: str, model: Path | None, bin_name: str = "encoder") -> Bu
     return built
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    write_atomic(path, lambda p: p.write_bytes(data))
 
 
 @click.group()
@@ -85,7 +77,7 @@ def emulate(board_name: str, model: Path | None, out: Path, as_json: bool, timeo
         stack = run.of("STACK")[0].int("peak") if run.of("STACK") else None
     except (FirmwareError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-    write_atomic(out, b"".join(frames))
+    write_bytes_atomic(out, b"".join(frames))
     mean = sum(instructions) / len(instructions) if instructions else 0.0
     summary = {
         "board": built.board.name,
@@ -110,6 +102,27 @@ def emulate(board_name: str, model: Path | None, out: Path, as_json: bool, timeo
         click.echo(f"{mean:,.0f} instructions per inference{per_mac}")
 
 
+@firmware.command("bench")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.option("--timeout", type=float, default=EMULATE_TIMEOUT_S, show_default=True,
+              help="Seconds before a hung firmware is stopped.")  # fmt: skip
+def bench_cmd(as_json: bool, timeout: float) -> None:
+    """Instructions per MAC of the core crate's int8 3x3 conv on the Cortex-M4 (QEMU),
+    next to CMSIS-NN's arm_convolve_s8 and plain C measured the same way."""
+    from .bench import format_table, run_bench
+
+    click.echo("building and running the kernel benchmark (netduinoplus2, QEMU) ...", err=True)
+    try:
+        rows = run_bench(timeout=timeout)
+    except FirmwareError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(format_table(rows))
+        click.echo("outputs checked against the host's integer reference: identical")
+
+
 @click.command()
 @board_option
 @model_option
@@ -122,3 +135,67 @@ def flash(board_name: str, model: Path | None, chip: str | None, probe: str | No
         click.echo(flash_elf(built.elf, built.board, chip=chip, probe=probe))
     except FirmwareError as e:
         raise click.ClickException(str(e)) from None
+
+
+@click.command()
+@click.option(
+    "--model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Encoder model (.safetensors); default: the one `firmware build` bakes.",
+)
+@click.option(
+    "--input",
+    "images_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="uint8 images, (N, H, W, C) .npy.",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the frames, back to back.")  # fmt: skip
+def encode(model: Path | None, images_path: Path, out: Path) -> None:
+    """Encode images into wire frames on the host (the firmware's frames, bit for bit)."""
+    model = model or default_model()
+    try:
+        images = np.load(images_path, allow_pickle=False)
+        frames = host_frames(model, images)
+    except (OSError, ValueError, TypeError) as e:
+        raise click.ClickException(f"encode: {e}") from None
+    write_bytes_atomic(out, b"".join(frames))
+    click.echo(f"{len(frames)} frames ({sum(map(len, frames))} bytes) written to {out}")
+
+
+@click.command()
+@click.option("--port", required=True, help="Serial port of the board, e.g. /dev/ttyACM0.")
+@click.option("--baud", type=int, default=115200, show_default=True)
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), default=Path("runs/mnist5k"),
+              show_default=True, help="Trained run whose decoder and tail predict.")  # fmt: skip
+@click.option("--ber", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Bit error rate the BER-aware decoder is told.")  # fmt: skip
+@click.option("--count", type=click.IntRange(1), default=None, help="Stop after this many frames.")
+@click.option("--timeout", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for a frame.")  # fmt: skip
+def receive(
+    port: str, baud: int, run_dir: Path, ber: float, count: int | None, timeout: float
+) -> None:
+    """Read frames from a board over its serial port and print the edge's predictions."""
+    import serial
+
+    from ..train import load_run
+    from .receive import predict, read_frames
+
+    try:
+        run = load_run(run_dir)
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        ser = serial.Serial(port, baud, timeout=0.5)
+    except serial.SerialException as e:
+        raise click.ClickException(f"port {port}: {e}") from None
+    with ser:
+        try:
+            for i, frame in enumerate(read_frames(ser, count=count, timeout=timeout)):
+                (label,) = predict(run.aware, [frame], ber)
+                click.echo(f"frame {i}: {len(frame)} bytes -> class {label}")
+        except (FirmwareError, ValueError) as e:
+            raise click.ClickException(str(e)) from None

@@ -31,6 +31,13 @@ def test_build_reports_elf_and_fits_the_board(built: fw.Built) -> None:
     assert built.usage.ram_total == 128 * 1024
 
 
+def test_the_real_board_builds_and_fits() -> None:
+    nucleo = fw.build(fw.board("nucleo-f746zg"), model=GOLDEN)
+    assert nucleo.elf.is_file() and nucleo.elf.parent.name == "nucleo-f746zg"
+    assert 0 < nucleo.usage.flash < nucleo.usage.flash_total
+    assert 0 < nucleo.usage.ram < nucleo.usage.ram_total
+
+
 def test_qemu_run_calibrates_the_instruction_counter(built: fw.Built) -> None:
     run = fw.run_elf(built.elf, built.board)
     # SysTick at 168 MHz under -icount shift=0 (1 ns per instruction).

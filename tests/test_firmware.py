@@ -94,7 +94,7 @@ def test_kernel_bench_matches_the_host_and_keeps_pace_with_cmsis_nn() -> None:
     assert [(r["h"], r["w"], r["cin"], r["cout"]) for r in rows] == [
         (s.h, s.w, s.cin, s.cout) for s in SHAPES
     ]
-    for r in rows[1:]:  # the shapes where the MAC loop dominates
+    for r in rows:  # QEMU counts instructions exactly: the figures are deterministic
         assert float(r["instructions_per_mac"]) <= 1.25 * float(r["cmsis_nn_instructions_per_mac"])
 
 

@@ -26,11 +26,21 @@ model_option = click.option(
 )
 
 
-def _build(board_name: str, model: Path | None, bin_name: str = "encoder") -> Built:
+images_option = click.option(
+    "--images",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="uint8 (N, H, W, C) .npy of test images to bake (first 16); "
+    "default: <model>_images.npy beside the model.",
+)
+
+
+def _build(board_name: str, model: Path | None, images: Path | None) -> Built:
     b = board(board_name)
-    click.echo(f"building {bin_name} for {b.name} ({b.cpu}) ...", err=True)
+    click.echo(f"building the encoder for {b.name} ({b.cpu}) ...", err=True)
+    env = {"SEMANTICNN_IMAGES": str(images.resolve())} if images else None
     try:
-        built = build(b, bin_name=bin_name, model=model)
+        built = build(b, model=model, env=env)
     except FirmwareError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"{built.board.name}: {built.usage.describe()}", err=True)
@@ -49,14 +59,16 @@ def firmware() -> None:
 @firmware.command("build")
 @board_option
 @model_option
-def build_cmd(board_name: str, model: Path | None) -> None:
+@images_option
+def build_cmd(board_name: str, model: Path | None, images: Path | None) -> None:
     """Build the encoder firmware; print the ELF path (flash and RAM use on stderr)."""
-    click.echo(_build(board_name, model).elf)
+    click.echo(_build(board_name, model, images).elf)
 
 
 @firmware.command()
 @board_option
 @model_option
+@images_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -66,9 +78,12 @@ def build_cmd(board_name: str, model: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--timeout", type=float, default=EMULATE_TIMEOUT_S, show_default=True,
               help="Seconds before a hung firmware is stopped.")  # fmt: skip
-def emulate(board_name: str, model: Path | None, out: Path, as_json: bool, timeout: float) -> None:
+def emulate(
+    board_name: str, model: Path | None, images: Path | None, out: Path, as_json: bool,
+    timeout: float,
+) -> None:  # fmt: skip
     """Run the encoder firmware in qemu-system-arm; write the frames it emits."""
-    built = _build(board_name, model)
+    built = _build(board_name, model, images)
     try:
         run = run_elf(built.elf, built.board, timeout=timeout)
         frames = [bytes.fromhex(r.fields.get("hex", "")) for r in run.of("FRAME")]
@@ -126,11 +141,14 @@ def bench_cmd(as_json: bool, timeout: float) -> None:
 @click.command()
 @board_option
 @model_option
+@images_option
 @click.option("--chip", default=None, help="probe-rs chip name (default: the board's).")
 @click.option("--probe", default=None, help="probe-rs probe selector VID:PID[:serial].")
-def flash(board_name: str, model: Path | None, chip: str | None, probe: str | None) -> None:
+def flash(
+    board_name: str, model: Path | None, images: Path | None, chip: str | None, probe: str | None
+) -> None:
     """Build the encoder firmware and flash it with probe-rs."""
-    built = _build(board_name, model)
+    built = _build(board_name, model, images)
     try:
         click.echo(flash_elf(built.elf, built.board, chip=chip, probe=probe))
     except FirmwareError as e:

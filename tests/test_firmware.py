@@ -59,22 +59,23 @@ def test_records_parse() -> None:
         recs[0].int("macs")
 
 
-def test_qemu_frames_are_byte_identical_to_host_encode(tmp_path: Path) -> None:
-    """Conformance: the firmware's frames for the golden model's test images
+@pytest.mark.parametrize("name", ["default", "mixed"])  # mixed: every layer type
+def test_qemu_frames_are_byte_identical_to_host_encode(name: str, tmp_path: Path) -> None:
+    """Conformance: the firmware's frames for a golden model's test images
     equal what `semanticnn encode` produces on the host."""
+    model, images = VECTORS / f"{name}.safetensors", VECTORS / f"{name}_images.npy"
     device, host = tmp_path / "device.bin", tmp_path / "host.bin"
     res = CliRunner().invoke(
         main,
-        ["firmware", "emulate", "--board", "netduinoplus2", "--model", str(GOLDEN),
-         "--out", str(device), "--json"],
+        ["firmware", "emulate", "--board", "netduinoplus2", "--model", str(model),
+         "--images", str(images), "--out", str(device), "--json"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
-    images = VECTORS / "default_images.npy"
     assert summary["frames"] == len(np.load(images)) > 0
     assert summary["mean_instructions_per_inference"] > summary["macs_per_inference"] > 0
     res = CliRunner().invoke(
-        main, ["encode", "--model", str(GOLDEN), "--input", str(images), "--out", str(host)]
+        main, ["encode", "--model", str(model), "--input", str(images), "--out", str(host)]
     )
     assert res.exit_code == 0, res.output
     assert device.read_bytes() == host.read_bytes()

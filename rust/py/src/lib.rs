@@ -2,8 +2,13 @@
 //! map errors. No logic lives here.
 use pyo3::prelude::*;
 
+mod encoder;
+mod error;
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    error::register(m)?;
+    encoder::register(m)?;
     Ok(())
 }

@@ -39,3 +39,10 @@ log "building the Rust extension and installing semanticnn[$extras]"
 # `maturin develop` installs the package editable: python/ is imported from
 # the checkout, the compiled _core lands beside it.
 VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q --release --extras "$extras"
+
+# probe-rs flashes the firmware (`semanticnn flash`); the tests check the
+# boards' chip names against it. Built from crates.io once, skipped when it runs.
+if ((dev)) && ! probe-rs --version >/dev/null 2>&1 && ! "$HOME/.cargo/bin/probe-rs" --version >/dev/null 2>&1; then
+    log "cargo install probe-rs-tools (once; takes a while)"
+    cargo install probe-rs-tools --locked
+fi

@@ -1,1 +1,28 @@
+"""Type stubs of the Rust extension `semanticnn._core` (checked by mypy.stubtest)."""
+
+import numpy as np
+import numpy.typing as npt
+
+_U8 = npt.NDArray[np.uint8]
+
 __version__: str
+__all__ = [
+    "CodecError",
+    "PackError",
+    "__version__",
+    "gray_decode_inplace",
+    "gray_encode_inplace",
+    "pack_into",
+    "packed_len",
+    "unpack_into",
+]
+
+class CodecError(ValueError): ...
+class PackError(CodecError): ...
+
+# bits
+def pack_into(symbols: _U8, nbits: int, out: _U8, threads: int = 0) -> int: ...
+def unpack_into(packed: _U8, nbits: int, out: _U8, threads: int = 0) -> None: ...
+def packed_len(count: int, nbits: int) -> int: ...
+def gray_encode_inplace(symbols: _U8) -> None: ...
+def gray_decode_inplace(symbols: _U8) -> None: ...

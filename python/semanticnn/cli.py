@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import click
 
+from semanticnn import commands
+
+from .firmware.cli import firmware, flash
+
 
 @click.group()
 @click.version_option(package_name="semanticnn")
@@ -15,6 +19,13 @@ def main() -> None:
 def bench() -> None:
     """Benchmarks that print the project's figure beside a baseline from the same run."""
 
+
+main.add_command(commands.train)
+main.add_command(commands.evaluate)
+main.add_command(commands.export)
+main.add_command(commands.demo)
+main.add_command(firmware)
+main.add_command(flash)
 
 if __name__ == "__main__":
     main()

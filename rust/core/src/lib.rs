@@ -4,3 +4,5 @@
 
 pub mod bits;
 pub mod nn;
+#[cfg(feature = "std")]
+pub mod par;

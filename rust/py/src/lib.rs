@@ -2,6 +2,7 @@
 //! map errors. No logic lives here.
 use pyo3::prelude::*;
 
+mod bits;
 mod encoder;
 mod error;
 
@@ -9,6 +10,7 @@ mod error;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     error::register(m)?;
+    bits::register(m)?;
     encoder::register(m)?;
     Ok(())
 }

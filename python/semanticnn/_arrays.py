@@ -1,0 +1,62 @@
+"""Argument checks shared by the modules over the Rust extension.
+
+Every error names the argument it is about, so a caller deep inside a
+training loop can see at once which array was wrong.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+U8Array = npt.NDArray[np.uint8]
+
+
+def as_u8(name: str, arr: object, *, max_value: int = 255) -> U8Array:
+    """`arr` as a contiguous 1-D uint8 array (a view where possible).
+
+    Any integer dtype is accepted when every value lies in 0..=max_value;
+    anything else is a TypeError (not integers, not 1-D) or a ValueError
+    (values out of range), each naming `name`.
+    """
+    a = np.asarray(arr)
+    if a.ndim != 1:
+        raise TypeError(f"{name} must be a 1-D array, got shape {a.shape}")
+    if a.dtype != np.uint8:
+        if not np.issubdtype(a.dtype, np.integer):
+            raise TypeError(f"{name} must be an integer (uint8) array, got dtype {a.dtype}")
+        if a.size and (a.min() < 0 or a.max() > max_value):
+            raise ValueError(
+                f"{name} values must lie in 0..={max_value}, got {a.min()}..={a.max()}"
+            )
+        a = a.astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def out_u8(name: str, out: object, size: int) -> U8Array:
+    """`out` checked as a writable contiguous uint8 array of `size` elements."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != np.uint8:
+        raise TypeError(f"{name} must have dtype uint8, got {out.dtype}")
+    if out.ndim != 1 or out.size != size:
+        raise ValueError(f"{name} must be 1-D with {size} elements, got shape {out.shape}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{name} must be a writable C-contiguous array")
+    return out
+
+
+def check_nbits(nbits: object) -> int:
+    """`nbits` as an int in 1..=8, or a ValueError/TypeError naming it."""
+    if isinstance(nbits, bool) or not isinstance(nbits, int | np.integer):
+        raise TypeError(f"nbits must be an int, got {type(nbits).__name__}")
+    if not 1 <= int(nbits) <= 8:
+        raise ValueError(f"nbits must be in 1..=8, got {nbits}")
+    return int(nbits)
+
+
+def check_threads(threads: object) -> int:
+    """`threads` as a non-negative int (0 = all cores)."""
+    if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 0:
+        raise ValueError(f"threads must be an int >= 0 (0 = all cores), got {threads!r}")
+    return int(threads)

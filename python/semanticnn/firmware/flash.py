@@ -1,0 +1,68 @@
+"""Flashing a built image with probe-rs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from .boards import Board
+from .build import FirmwareError
+
+PROBE_RS_TIMEOUT_S = 300.0
+
+
+def probe_rs() -> str:
+    """The probe-rs executable (PATH, then ~/.cargo/bin where `cargo install` puts it)."""
+    found = shutil.which("probe-rs") or shutil.which(
+        "probe-rs", path=str(Path.home() / ".cargo/bin")
+    )
+    if found is None:
+        raise FirmwareError(
+            "probe-rs not found on PATH or in ~/.cargo/bin "
+            "(scripts/setup.sh --dev installs it: cargo install probe-rs-tools --locked)"
+        )
+    return found
+
+
+def _probe_rs(*args: str, timeout: float = PROBE_RS_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    cmd = [probe_rs(), *args]
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise FirmwareError(f"`{' '.join(cmd)}` timed out after {timeout:.0f} s") from None
+
+
+def list_probes() -> list[str]:
+    """The debug probes probe-rs sees, one line each (empty when none)."""
+    out = _probe_rs("list").stdout
+    return [ln.strip() for ln in out.splitlines() if ln.strip().startswith("[")]
+
+
+def chip_known(chip: str) -> bool:
+    """Whether probe-rs has a target description for `chip` (`probe-rs chip info`)."""
+    return _probe_rs("chip", "info", chip, timeout=60).returncode == 0
+
+
+def flash(elf: Path, board: Board, *, chip: str | None = None, probe: str | None = None) -> str:
+    """Download `elf` to the board's flash and reset it. Returns probe-rs's
+    report; raises FirmwareError naming the chip and probe it looked for."""
+    chip = chip or board.chip
+    wanted = f"probe {probe!r}" if probe else "any debug probe (ST-Link, CMSIS-DAP, J-Link, ...)"
+    probes = list_probes()
+    if not probes:
+        raise FirmwareError(
+            f"no debug probe found: `probe-rs list` found none while looking for {wanted} "
+            f"to flash chip {chip} on board {board.name}; connect the board over USB "
+            "(and check the udev rules / permissions)"
+        )
+    selector = ("--probe", probe) if probe else ()
+    done = _probe_rs("download", "--chip", chip, *selector, str(elf))
+    if done.returncode != 0:
+        raise FirmwareError(
+            f"probe-rs download to chip {chip} via {wanted} failed:\n{done.stderr.strip()}"
+        )
+    reset = _probe_rs("reset", "--chip", chip, *selector)
+    if reset.returncode != 0:
+        raise FirmwareError(f"probe-rs reset of chip {chip} failed:\n{reset.stderr.strip()}")
+    return (done.stdout + done.stderr).strip()

@@ -1,0 +1,63 @@
+"""DistributedDataParallel under `torchrun` (gloo on CPU, nccl on GPU); a no-op alone."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup() -> Dist:
+    """Join the process group that torchrun describes in the environment, if any."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return Dist(0, 1, dev)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank()
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        dev = torch.device("cuda", local)
+    else:
+        dev = torch.device("cpu")
+    return Dist(rank, dist.get_world_size(), dev)
+
+
+def wrap(model: nn.Module, d: Dist) -> nn.Module:
+    if d.world == 1:
+        return model
+    ids = [d.device.index] if d.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+
+
+def shard(indices: np.ndarray, d: Dist) -> np.ndarray:
+    """This rank's share; every rank gets the same count so the steps stay in lock-step."""
+    per = len(indices) // d.world
+    return indices[d.rank * per : (d.rank + 1) * per]
+
+
+def barrier(d: Dist) -> None:
+    if d.world > 1:
+        dist.barrier()
+
+
+def teardown(d: Dist) -> None:
+    if d.world > 1 and dist.is_initialized():
+        dist.destroy_process_group()

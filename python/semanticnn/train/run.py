@@ -1,0 +1,234 @@
+"""A training run: phases in order, an atomic checkpoint after every epoch, `--resume`.
+
+Phases: the base model; then for the BER-aware SemanticNN and for the BER-blind
+ablation, stage 1 (XAI-weighted denoising autoencoder) and stage 2 (task-oriented).
+The run folder holds `config.json`, `checkpoint.pt` (while training) and `model.pt`
+(when finished).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from semanticnn.data import Splits, load_dataset
+from semanticnn.fsutil import atomic_path, write_text_atomic
+from semanticnn.models import BaseClassifier, SemanticNN, build_base
+from semanticnn.train import ddp, stages
+from semanticnn.train.config import TrainConfig
+
+PHASES: tuple[tuple[str, str], ...] = (
+    ("base", "base"),
+    ("stage1", "aware"),
+    ("stage2", "aware"),
+    ("stage1", "blind"),
+    ("stage2", "blind"),
+)
+VARIANTS = ("aware", "blind")
+
+
+@dataclass
+class Run:
+    """A finished run: its configuration and the three trained models (eval mode)."""
+
+    config: TrainConfig
+    base: BaseClassifier
+    aware: SemanticNN
+    blind: SemanticNN
+    info: dict[str, Any]
+
+
+def _split_shape(base: BaseClassifier, shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    with torch.no_grad():
+        c, h, w = base.head(torch.zeros(1, *shape)).shape[1:]
+    return int(c), int(h), int(w)
+
+
+def _build(cfg: TrainConfig, info: dict[str, Any]) -> tuple[BaseClassifier, dict[str, SemanticNN]]:
+    torch.manual_seed(cfg.seed)
+    base = build_base(cfg.arch, info["in_channels"], info["num_classes"])
+    split = tuple(info["split_shape"])
+    snns = {
+        v: SemanticNN(
+            base,
+            split,
+            cfg.latent_channels or None,
+            cfg.levels,
+            cfg.power_norm,
+            v == "aware",
+            cfg.qat,
+        )
+        for v in VARIANTS
+    }
+    return base, snns
+
+
+def _info(cfg: TrainConfig, data: Splits) -> dict[str, Any]:
+    shape = data.train.shape
+    probe = build_base(cfg.arch, shape[0], data.num_classes)
+    return {
+        "dataset": data.name,
+        "input_shape": list(shape),
+        "in_channels": shape[0],
+        "num_classes": data.num_classes,
+        "split_shape": list(_split_shape(probe, shape)),
+    }
+
+
+def _optimizer(params: list[nn.Parameter], cfg: TrainConfig, epochs: int) -> tuple[Any, Any]:
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
+    return opt, sched
+
+
+def _phase_params(stage: str, base: BaseClassifier, snn: SemanticNN | None) -> list[nn.Parameter]:
+    if stage == "base":
+        return list(base.parameters())
+    assert snn is not None
+    mods: list[nn.Module] = [snn.encoder.quantizer, snn.decoder]
+    if stage == "stage2":
+        mods.append(snn.tail)
+    return snn.encoder.compressor_parameters() + [p for m in mods for p in m.parameters()]
+
+
+def _epochs(stage: str, cfg: TrainConfig) -> int:
+    return {"base": cfg.base_epochs, "stage1": cfg.stage1_epochs, "stage2": cfg.stage2_epochs}[
+        stage
+    ]
+
+
+def _save(path: Path, obj: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def _check_config(out: Path, cfg: TrainConfig) -> None:
+    old = TrainConfig.load(out / "config.json")
+    if old != cfg:
+        diff = {k: (v, cfg.to_dict()[k]) for k, v in old.to_dict().items() if cfg.to_dict()[k] != v}
+        raise ValueError(f"{out}: --resume with a different configuration {diff}")
+
+
+def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
+    """Train all phases into `out`; returns the path of `model.pt`."""
+    d = ddp.setup()
+    final = out / "model.pt"
+    ckpt_path = out / "checkpoint.pt"
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"run folder is a file: {out}")
+    if not resume and (final.exists() or ckpt_path.exists()):
+        raise FileExistsError(f"{out} already holds a run: use --resume or another --out")
+    if resume and final.exists():
+        _check_config(out, cfg)
+        return final
+    data = load_dataset(cfg.dataset)
+    info = _info(cfg, data)
+    base, snns = _build(cfg, info)
+    ckpt: dict[str, Any] | None = None
+    if resume and ckpt_path.exists():
+        _check_config(out, cfg)
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    elif d.main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+    base.to(d.device)
+    for m in snns.values():
+        m.to(d.device)
+    timings: dict[str, float] = dict(ckpt["timings"]) if ckpt else {}
+    start_phase, start_epoch = (ckpt["phase"], ckpt["epoch"]) if ckpt else (0, 0)
+    if ckpt:
+        base.load_state_dict(ckpt["base"])
+        for v in VARIANTS:
+            snns[v].load_state_dict(ckpt[v])
+    cache: dict[str, torch.Tensor] = {}  # XAI weights and teacher logits, from the frozen base
+    for pi, (stage, variant) in enumerate(PHASES):
+        if pi < start_phase:
+            continue
+        snn = None if stage == "base" else snns[variant]
+        if stage == "stage1" and (pi > start_phase or start_epoch == 0):
+            # A fresh stage 1 starts from the trained base model's head and tail.
+            snn.encoder.load_head(base.head)
+            snn.tail.load_state_dict(base.tail.state_dict())
+        if snn is not None:
+            for p in snn.encoder.head_parameters():
+                p.requires_grad_(False)
+        epochs = _epochs(stage, cfg)
+        opt, sched = _optimizer(_phase_params(stage, base, snn), cfg, epochs)
+        first = 0
+        if ckpt and pi == start_phase and start_epoch > 0:
+            opt.load_state_dict(ckpt["opt"])
+            sched.load_state_dict(ckpt["sched"])
+            first = start_epoch
+        model = ddp.wrap(base if snn is None else snn, d)
+        if stage == "stage1" and first < epochs and "xai" not in cache:
+            cache["xai"] = stages.xai_weights(base, data.train, cfg, d.device)
+        if stage == "stage2" and first < epochs and "teacher" not in cache:
+            cache["teacher"] = stages.teacher_logits(base, data.train, d.device)
+        salt = pi + 1
+        for epoch in range(first, epochs):
+            t0 = time.perf_counter()
+            if stage == "base":
+                loss = stages.base_epoch(model, data.train, opt, cfg, epoch, d)
+            elif stage == "stage1":
+                loss = stages.stage1_epoch(
+                    model, base, data.train, cache["xai"], opt, cfg, epoch, salt, d
+                )
+            else:
+                loss = stages.stage2_epoch(
+                    model, cache["teacher"], data.train, opt, cfg, epoch, salt, d
+                )
+            sched.step()
+            key = f"{stage}/{variant}"
+            timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
+            if d.main:
+                print(f"[train] {key} epoch {epoch + 1}/{epochs} loss {loss:.4f}", flush=True)
+                nxt = (pi, epoch + 1) if epoch + 1 < epochs else (pi + 1, 0)
+                _save(
+                    ckpt_path,
+                    {
+                        "phase": nxt[0],
+                        "epoch": nxt[1],
+                        "base": base.state_dict(),
+                        **{v: snns[v].state_dict() for v in VARIANTS},
+                        "opt": opt.state_dict(),
+                        "sched": sched.state_dict(),
+                        "timings": timings,
+                    },
+                )
+            ddp.barrier(d)
+    if d.main:
+        _save(
+            final,
+            {
+                "config": cfg.to_dict(),
+                "info": {**info, "train_seconds": timings},
+                "base": base.state_dict(),
+                **{v: snns[v].state_dict() for v in VARIANTS},
+            },
+        )
+        ckpt_path.unlink(missing_ok=True)
+    ddp.barrier(d)
+    ddp.teardown(d)
+    return final
+
+
+def load_run(out: Path) -> Run:
+    """Load a finished run folder (its `model.pt`)."""
+    path = out / "model.pt" if out.is_dir() else out
+    if not path.is_file():
+        raise FileNotFoundError(f"no finished run at {out} (expected {path}); train it first")
+    obj = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = TrainConfig.from_dict(obj["config"])
+    base, snns = _build(cfg, obj["info"])
+    base.load_state_dict(obj["base"])
+    for v in VARIANTS:
+        snns[v].load_state_dict(obj[v])
+    for m in (base, *snns.values()):
+        m.eval()
+    return Run(cfg, base, snns["aware"], snns["blind"], obj["info"])

@@ -1,0 +1,79 @@
+//! The boundary between Python and the core: exception classes, the mapping
+//! of core errors onto them, borrowing numpy buffers as slices, and the one
+//! helper that releases the GIL around core work.
+//!
+//! Every binding goes through [`detach`] (work without the GIL, errors
+//! mapped) and [`slice`]/[`slice_mut`] (contiguous buffers, errors that name
+//! the argument), so each module only converts and calls.
+use numpy::{PyReadonlyArray1, PyReadwriteArray1};
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use semanticnn_core::bits::BitsError;
+
+create_exception!(
+    _core,
+    CodecError,
+    PyValueError,
+    "Base class of the errors raised by semanticnn's Rust core (a ValueError)."
+);
+create_exception!(
+    _core,
+    PackError,
+    CodecError,
+    "Bit packing refused its input (bad nbits, symbol too large, short buffer)."
+);
+
+/// A core error that has a Python exception class.
+pub trait ToPyErr {
+    fn to_py(self) -> PyErr;
+}
+
+impl ToPyErr for BitsError {
+    fn to_py(self) -> PyErr {
+        PackError::new_err(self.to_string())
+    }
+}
+
+impl ToPyErr for PyErr {
+    fn to_py(self) -> PyErr {
+        self
+    }
+}
+
+/// Runs `f` with the GIL released and maps its error to a Python exception.
+pub fn detach<T, E>(py: Python<'_>, f: impl FnOnce() -> Result<T, E> + Send) -> PyResult<T>
+where
+    T: Send,
+    E: ToPyErr + Send,
+{
+    py.detach(f).map_err(ToPyErr::to_py)
+}
+
+fn not_contiguous(name: &str) -> PyErr {
+    PyValueError::new_err(format!("{name} must be a C-contiguous 1-D array"))
+}
+
+/// The contents of a read-only 1-D array as a slice, or a ValueError naming it.
+pub fn slice<'a, T: numpy::Element>(
+    arr: &'a PyReadonlyArray1<'_, T>,
+    name: &str,
+) -> PyResult<&'a [T]> {
+    arr.as_slice().map_err(|_| not_contiguous(name))
+}
+
+/// The contents of a writable 1-D array as a slice, or a ValueError naming it.
+pub fn slice_mut<'a, T: numpy::Element>(
+    arr: &'a mut PyReadwriteArray1<'_, T>,
+    name: &str,
+) -> PyResult<&'a mut [T]> {
+    arr.as_slice_mut().map_err(|_| not_contiguous(name))
+}
+
+/// Registers the exception classes on the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("CodecError", py.get_type::<CodecError>())?;
+    m.add("PackError", py.get_type::<PackError>())?;
+    Ok(())
+}

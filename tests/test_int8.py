@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import struct
 import tempfile
 from pathlib import Path
 
@@ -222,3 +224,72 @@ def test_golden_vectors(name: str) -> None:
     path = VECTORS / f"{name}.safetensors"
     np.testing.assert_array_equal(int8.reference_encode(path, images), want)
     np.testing.assert_array_equal(int8.Encoder.load(path).encode(images), want)
+
+
+# --------------------------------------------------------------------------- bad files
+
+
+def _rewrite_header(src: Path, dst: Path, edit) -> None:
+    """Copy a safetensors file with `edit(header: dict)` applied to its JSON header."""
+    raw = src.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    edit(header)
+    new = json.dumps(header).encode()
+    dst.write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n :])
+
+
+def _edit_graph(edit):
+    def apply(header: dict) -> None:
+        graph = json.loads(header["__metadata__"]["graph"])
+        edit(graph)
+        header["__metadata__"]["graph"] = json.dumps(graph)
+
+    return apply
+
+
+def _set(d: dict, key: str, value) -> None:
+    d[key] = value
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda h: _set(h["layers.0.weight"], "dtype", "U8"), r"layers\.0\.weight: dtype U8"),
+        (lambda h: _set(h["layers.1.bias"], "shape", [31]), r"safetensors|layers\.1\.bias"),
+        (lambda h: _set(h["layers.0.weight"], "shape", [1 << 40, 3, 3, 1]), r"safetensors"),
+        (lambda h: _set(h["__metadata__"], "format_version", "9"), r"format_version"),
+        (_edit_graph(lambda g: _set(g["layers"][1]["output"], "shape", [13, 14, 32])),
+         r"layers\[1\]: output shape 13x14x32"),
+        (_edit_graph(lambda g: _set(g["input"], "shape", [1 << 30, 1 << 30, 1])),
+         r"input.*absurd"),
+        (_edit_graph(lambda g: _set(g["input"], "shape", [4096, 4096, 3])), r"input|layers"),
+        (_edit_graph(lambda g: _set(g["head"], "levels", 5)), r"head"),
+        (_edit_graph(lambda g: _set(g["layers"][0], "op", "softmax")), r"unknown op"),
+        (_edit_graph(lambda g: _set(g["layers"][2], "inputs", [7])), r"earlier tensors"),
+    ],
+)
+def test_bad_files_raise_model_error(tmp_path: Path, edit, match: str) -> None:
+    bad = tmp_path / "bad.safetensors"
+    _rewrite_header(VECTORS / "default.safetensors", bad, edit)
+    with pytest.raises(int8.ModelError, match=match):
+        int8.Encoder.load(bad)
+
+
+def test_truncated_and_missing_files(tmp_path: Path) -> None:
+    raw = (VECTORS / "default.safetensors").read_bytes()
+    for cut in (0, 5, 8, 200, len(raw) - 1):
+        (tmp_path / "t.safetensors").write_bytes(raw[:cut])
+        with pytest.raises(int8.ModelError, match="not a valid safetensors file"):
+            int8.Encoder.load(tmp_path / "t.safetensors")
+    with pytest.raises(FileNotFoundError):
+        int8.Encoder.load(tmp_path / "missing.safetensors")
+
+
+def test_encode_names_bad_images() -> None:
+    enc = int8.Encoder.load(VECTORS / "default.safetensors")
+    with pytest.raises(TypeError, match="images must be a uint8"):
+        enc.encode(np.zeros((1, 28, 28, 1), np.float32))
+    with pytest.raises(ValueError, match=r"images must have shape \(N, 28, 28, 1\)"):
+        enc.encode(np.zeros((1, 28, 28, 3), np.uint8))
+    assert enc.encode(np.zeros((0, 28, 28, 1), np.uint8)).shape == (0, enc.num_symbols)

@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from semanticnn import int8
 
 HERE = Path(__file__).resolve().parent

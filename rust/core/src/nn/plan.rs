@@ -470,27 +470,13 @@ impl<'a> Encoder<'a> {
                 got: symbols.len(),
             });
         }
-        if count == 0 {
-            return Ok(());
-        }
-        let per = count.div_ceil(threads.clamp(1, count));
-        std::thread::scope(|scope| {
-            let jobs = images.chunks(per * il).zip(symbols.chunks_mut(per * sl));
-            let handles: std::vec::Vec<_> = jobs
-                .map(|(imgs, syms)| {
-                    scope.spawn(move || {
-                        let mut arena = std::vec![0i8; self.arena_len];
-                        let mut work = std::vec![0i16; self.work_len];
-                        for (img, sym) in imgs.chunks(il).zip(syms.chunks_mut(sl)) {
-                            self.encode(img, &mut arena, &mut work, sym)?;
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .try_for_each(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+        crate::par::split2(images, il, symbols, sl, threads, |_, imgs, syms| {
+            let mut arena = std::vec![0i8; self.arena_len];
+            let mut work = std::vec![0i16; self.work_len];
+            for (img, sym) in imgs.chunks(il).zip(syms.chunks_mut(sl)) {
+                self.encode(img, &mut arena, &mut work, sym)?;
+            }
+            Ok(())
         })
     }
 }

@@ -6,6 +6,7 @@ import click
 
 from semanticnn import commands
 
+from .bench.encoder import encoder as bench_encoder
 from .firmware.cli import encode, firmware, flash, receive
 
 
@@ -28,6 +29,7 @@ main.add_command(firmware)
 main.add_command(flash)
 main.add_command(encode)
 main.add_command(receive)
+bench.add_command(bench_encoder)
 
 if __name__ == "__main__":
     main()

@@ -358,6 +358,36 @@ impl<'a> Encoder<'a> {
         work: &mut [i16],
         symbols: &mut [u8],
     ) -> Result<(), RunError> {
+        let n = self.num_symbols();
+        if symbols.len() < n {
+            return Err(RunError::BufferTooSmall {
+                what: "symbols",
+                need: n,
+                got: symbols.len(),
+            });
+        }
+        let latent = self.forward(image, arena, work)?;
+        let centers = Self::centers(&self.model).unwrap_or(&[]);
+        let hp = HeadParams {
+            centers,
+            frac_bits: self.model.head.frac_bits,
+            power_norm: self.model.head.power_norm,
+            gray: self.model.head.gray,
+        };
+        let zp = self.zero_points[self.model.layers.len()];
+        head::head(latent, zp, &hp, &mut symbols[..n]);
+        Ok(())
+    }
+
+    /// Run the layers (not the head) on one image; returns the int8 latent
+    /// (the last tensor, `num_symbols` values) inside `arena`. `encode` is
+    /// `forward` plus the head; the firmware's kernel benchmark times this.
+    pub fn forward<'x>(
+        &self,
+        image: &[u8],
+        arena: &'x mut [i8],
+        work: &mut [i16],
+    ) -> Result<&'x [i8], RunError> {
         let need = |what, need: usize, got: usize| {
             if got < need {
                 Err(RunError::BufferTooSmall { what, need, got })
@@ -368,7 +398,6 @@ impl<'a> Encoder<'a> {
         need("image", self.input_len(), image.len())?;
         need("arena", self.arena_len, arena.len())?;
         need("work", self.work_len, work.len())?;
-        need("symbols", self.num_symbols(), symbols.len())?;
         let x0 = &mut arena[self.offsets[0]..][..self.input_len()];
         for (d, &p) in x0.iter_mut().zip(image) {
             *d = (p ^ 0x80) as i8;
@@ -377,21 +406,7 @@ impl<'a> Encoder<'a> {
             self.run_layer(i, l, arena, work);
         }
         let last = self.model.layers.len();
-        let centers = Self::centers(&self.model).unwrap_or(&[]);
-        let hp = HeadParams {
-            centers,
-            frac_bits: self.model.head.frac_bits,
-            power_norm: self.model.head.power_norm,
-            gray: self.model.head.gray,
-        };
-        let n = self.num_symbols();
-        head::head(
-            &arena[self.offsets[last]..][..n],
-            self.zero_points[last],
-            &hp,
-            &mut symbols[..n],
-        );
-        Ok(())
+        Ok(&arena[self.offsets[last]..][..self.num_symbols()])
     }
 
     fn run_layer(&self, i: usize, l: &Layer, arena: &mut [i8], work: &mut [i16]) {

@@ -358,17 +358,32 @@ impl<'a> Encoder<'a> {
         work: &mut [i16],
         symbols: &mut [u8],
     ) -> Result<(), RunError> {
-        let need = |what, need: usize, got: usize| {
-            if got < need {
-                Err(RunError::BufferTooSmall { what, need, got })
-            } else {
-                Ok(())
-            }
+        let n = self.num_symbols();
+        need("symbols", n, symbols.len())?;
+        let zp = self.zero_points[self.model.layers.len()];
+        let latent = self.forward(image, arena, work)?;
+        let hp = HeadParams {
+            centers: Self::centers(&self.model).unwrap_or(&[]),
+            frac_bits: self.model.head.frac_bits,
+            power_norm: self.model.head.power_norm,
+            gray: self.model.head.gray,
         };
+        head::head(latent, zp, &hp, &mut symbols[..n]);
+        Ok(())
+    }
+
+    /// Run the layers on one uint8 HWC image and return the int8 latent (the
+    /// last tensor, `num_symbols` values, before the head), which lives in
+    /// `arena`. No allocation.
+    pub fn forward<'x>(
+        &self,
+        image: &[u8],
+        arena: &'x mut [i8],
+        work: &mut [i16],
+    ) -> Result<&'x [i8], RunError> {
         need("image", self.input_len(), image.len())?;
         need("arena", self.arena_len, arena.len())?;
         need("work", self.work_len, work.len())?;
-        need("symbols", self.num_symbols(), symbols.len())?;
         let x0 = &mut arena[self.offsets[0]..][..self.input_len()];
         for (d, &p) in x0.iter_mut().zip(image) {
             *d = (p ^ 0x80) as i8;
@@ -377,21 +392,7 @@ impl<'a> Encoder<'a> {
             self.run_layer(i, l, arena, work);
         }
         let last = self.model.layers.len();
-        let centers = Self::centers(&self.model).unwrap_or(&[]);
-        let hp = HeadParams {
-            centers,
-            frac_bits: self.model.head.frac_bits,
-            power_norm: self.model.head.power_norm,
-            gray: self.model.head.gray,
-        };
-        let n = self.num_symbols();
-        head::head(
-            &arena[self.offsets[last]..][..n],
-            self.zero_points[last],
-            &hp,
-            &mut symbols[..n],
-        );
-        Ok(())
+        Ok(&arena[self.offsets[last]..][..self.num_symbols()])
     }
 
     fn run_layer(&self, i: usize, l: &Layer, arena: &mut [i8], work: &mut [i16]) {
@@ -478,6 +479,15 @@ impl<'a> Encoder<'a> {
             }
             Ok(())
         })
+    }
+}
+
+/// `Err(BufferTooSmall)` when `got < need`.
+fn need(what: &'static str, need: usize, got: usize) -> Result<(), RunError> {
+    if got < need {
+        Err(RunError::BufferTooSmall { what, need, got })
+    } else {
+        Ok(())
     }
 }
 

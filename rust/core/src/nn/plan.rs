@@ -359,42 +359,28 @@ impl<'a> Encoder<'a> {
         symbols: &mut [u8],
     ) -> Result<(), RunError> {
         let n = self.num_symbols();
-        if symbols.len() < n {
-            return Err(RunError::BufferTooSmall {
-                what: "symbols",
-                need: n,
-                got: symbols.len(),
-            });
-        }
+        need("symbols", n, symbols.len())?;
+        let zp = self.zero_points[self.model.layers.len()];
         let latent = self.forward(image, arena, work)?;
-        let centers = Self::centers(&self.model).unwrap_or(&[]);
         let hp = HeadParams {
-            centers,
+            centers: Self::centers(&self.model).unwrap_or(&[]),
             frac_bits: self.model.head.frac_bits,
             power_norm: self.model.head.power_norm,
             gray: self.model.head.gray,
         };
-        let zp = self.zero_points[self.model.layers.len()];
         head::head(latent, zp, &hp, &mut symbols[..n]);
         Ok(())
     }
 
-    /// Run the layers (not the head) on one image; returns the int8 latent
-    /// (the last tensor, `num_symbols` values) inside `arena`. `encode` is
-    /// `forward` plus the head; the firmware's kernel benchmark times this.
+    /// Run the layers on one uint8 HWC image and return the int8 latent (the
+    /// last tensor, `num_symbols` values, before the head), which lives in
+    /// `arena`. No allocation.
     pub fn forward<'x>(
         &self,
         image: &[u8],
         arena: &'x mut [i8],
         work: &mut [i16],
     ) -> Result<&'x [i8], RunError> {
-        let need = |what, need: usize, got: usize| {
-            if got < need {
-                Err(RunError::BufferTooSmall { what, need, got })
-            } else {
-                Ok(())
-            }
-        };
         need("image", self.input_len(), image.len())?;
         need("arena", self.arena_len, arena.len())?;
         need("work", self.work_len, work.len())?;
@@ -493,6 +479,15 @@ impl<'a> Encoder<'a> {
             }
             Ok(())
         })
+    }
+}
+
+/// `Err(BufferTooSmall)` when `got < need`.
+fn need(what: &'static str, need: usize, got: usize) -> Result<(), RunError> {
+    if got < need {
+        Err(RunError::BufferTooSmall { what, need, got })
+    } else {
+        Ok(())
     }
 }
 

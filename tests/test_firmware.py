@@ -65,3 +65,21 @@ def test_emulate_refuses_a_board_qemu_does_not_model(tmp_path: Path) -> None:
 def test_unknown_board_is_named() -> None:
     with pytest.raises(ValueError, match="board: unknown board 'nope'"):
         fw.board("nope")
+
+
+@pytest.mark.parametrize("name", sorted(fw.BOARDS))
+def test_board_chip_is_known_to_probe_rs(name: str) -> None:
+    assert fw.chip_known(fw.board(name).chip)
+    assert not fw.chip_known("STM32F405XX_NOT_A_CHIP")
+
+
+def test_flash_without_a_probe_names_what_it_looked_for(built: fw.Built) -> None:
+    if fw.list_probes():
+        pytest.skip("a debug probe is attached")
+    with pytest.raises(fw.FirmwareError, match=r"no debug probe found.*chip STM32F405RGTx"):
+        fw.flash(built.elf, built.board)
+
+
+def test_firmware_reports_its_stack_use(built: fw.Built) -> None:
+    (peak,) = fw.run_elf(built.elf, built.board).of("STACK")
+    assert 0 < peak.int("peak") < built.usage.ram_total

@@ -1,5 +1,7 @@
 """Type stubs of the Rust extension `semanticnn._core` (checked by mypy.stubtest)."""
 
+from typing import final
+
 import numpy as np
 import numpy.typing as npt
 
@@ -8,6 +10,8 @@ _U8 = npt.NDArray[np.uint8]
 __version__: str
 __all__ = [
     "CodecError",
+    "Int8Encoder",
+    "ModelError",
     "PackError",
     "__version__",
     "gray_decode_inplace",
@@ -19,6 +23,7 @@ __all__ = [
 
 class CodecError(ValueError): ...
 class PackError(CodecError): ...
+class ModelError(ValueError): ...
 
 # bits
 def pack_into(symbols: _U8, nbits: int, out: _U8, threads: int = 0) -> int: ...
@@ -26,3 +31,18 @@ def unpack_into(packed: _U8, nbits: int, out: _U8, threads: int = 0) -> None: ..
 def packed_len(count: int, nbits: int) -> int: ...
 def gray_encode_inplace(symbols: _U8) -> None: ...
 def gray_decode_inplace(symbols: _U8) -> None: ...
+
+# int8 encoder (semanticnn.int8.Encoder wraps it)
+@final
+class Int8Encoder:
+    @staticmethod
+    def load(path: str) -> Int8Encoder: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> Int8Encoder: ...
+    @property
+    def input_shape(self) -> tuple[int, int, int]: ...
+    @property
+    def num_symbols(self) -> int: ...
+    @property
+    def levels(self) -> int: ...
+    def encode_into(self, images: _U8, out: _U8, threads: int = 0) -> None: ...

@@ -6,6 +6,7 @@ import click
 
 from semanticnn import commands
 
+from .bench.encoder import encoder as bench_encoder
 from .firmware.cli import firmware, flash
 
 
@@ -26,6 +27,7 @@ main.add_command(commands.export)
 main.add_command(commands.demo)
 main.add_command(firmware)
 main.add_command(flash)
+bench.add_command(bench_encoder)
 
 if __name__ == "__main__":
     main()

@@ -1,20 +1,19 @@
 //! The device half of SemanticNN: encode the baked-in test images and emit
 //! one wire frame per image, with the instruction (or cycle) count of each
-//! inference.
+//! inference. Until the int8 encoder is in the core crate, it calibrates the
+//! counter and reports its stack use.
 #![no_std]
 #![no_main]
 
-use semanticnn_firmware::{board, counter, outln};
+use semanticnn_firmware::{board, outln, stack};
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
+    stack::paint();
     board::init();
-    board::counter::start();
-    outln!("SEMANTICNN board={}", semanticnn_firmware::BOARD);
-    let t0 = board::counter::now();
-    counter::spin(1_000_000);
-    let t1 = board::counter::now();
-    outln!("CALIB instructions={} ticks={}", 2_000_000, t1 - t0);
+    semanticnn_firmware::banner();
+    semanticnn_firmware::calibrate();
+    outln!("STACK peak={}", stack::peak());
     outln!("DONE");
     board::exit(true)
 }

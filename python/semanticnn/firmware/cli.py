@@ -82,6 +82,7 @@ def emulate(board_name: str, model: Path | None, out: Path, as_json: bool, timeo
         frames = [bytes.fromhex(r.fields.get("hex", "")) for r in run.of("FRAME")]
         instructions = [run.instructions(r.int("ticks")) for r in run.of("FRAME")]
         macs = run.of("MODEL")[0].int("macs") if run.of("MODEL") else 0
+        stack = run.of("STACK")[0].int("peak") if run.of("STACK") else None
     except (FirmwareError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     write_atomic(out, b"".join(frames))
@@ -98,6 +99,7 @@ def emulate(board_name: str, model: Path | None, out: Path, as_json: bool, timeo
         "instructions_per_mac": mean / macs if macs else None,
         "flash_bytes": built.usage.flash,
         "static_ram_bytes": built.usage.ram,
+        "stack_peak_bytes": stack,
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))

@@ -2,7 +2,7 @@
 
 The firmware writes one record per line, `TAG key=value ...` (see
 `firmware-rs/src/log.rs`): `CALIB` (the counter's ticks for a loop of known
-instruction count), `MODEL`, `FRAME`, `LAYER`, `DONE`, and `PANIC` on a panic.
+instruction count), `MODEL`, `FRAME`, `STACK` (peak stack bytes), `DONE`, and `PANIC` on a panic.
 """
 
 from __future__ import annotations

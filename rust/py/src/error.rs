@@ -10,6 +10,7 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use semanticnn_core::bits::BitsError;
+use semanticnn_core::nn::{LoadError, RunError};
 
 create_exception!(
     _core,
@@ -24,6 +25,13 @@ create_exception!(
     "Bit packing refused its input (bad nbits, symbol too large, short buffer)."
 );
 
+create_exception!(
+    _core,
+    ModelError,
+    PyValueError,
+    "An int8 model file or model breaks docs/model-format.md (a ValueError)."
+);
+
 /// A core error that has a Python exception class.
 pub trait ToPyErr {
     fn to_py(self) -> PyErr;
@@ -32,6 +40,21 @@ pub trait ToPyErr {
 impl ToPyErr for BitsError {
     fn to_py(self) -> PyErr {
         PackError::new_err(self.to_string())
+    }
+}
+
+impl ToPyErr for LoadError {
+    fn to_py(self) -> PyErr {
+        match self {
+            LoadError::Io(e) => e.into(),
+            e => ModelError::new_err(e.to_string()),
+        }
+    }
+}
+
+impl ToPyErr for RunError {
+    fn to_py(self) -> PyErr {
+        PyValueError::new_err(self.to_string())
     }
 }
 
@@ -75,5 +98,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("CodecError", py.get_type::<CodecError>())?;
     m.add("PackError", py.get_type::<PackError>())?;
+    m.add("ModelError", py.get_type::<ModelError>())?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 mod bits;
+mod encoder;
 mod error;
 
 #[pymodule]
@@ -10,5 +11,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     error::register(m)?;
     bits::register(m)?;
+    encoder::register(m)?;
     Ok(())
 }

@@ -1,0 +1,162 @@
+//! The conv inner kernel, kept in one small place so it can be measured and
+//! tuned per target. Both operands are i16: activations with the input zero
+//! point already subtracted (im2col rows, `[-255, 255]`) and weights widened
+//! from i8. Sums wrap modulo 2^32 (as SMLAD does), so every path and every
+//! summation order gives identical results.
+
+/// Four dot products of two activation rows with two weight rows:
+/// `[a0·w0, a0·w1, a1·w0, a1·w1]` over the length of the shortest slice.
+#[inline]
+pub fn dot_2x2(a0: &[i16], a1: &[i16], w0: &[i16], w1: &[i16]) -> [i32; 4] {
+    #[cfg(target_arch = "arm")]
+    {
+        arm::dot_2x2(a0, a1, w0, w1)
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86::dot_2x2(a0, a1, w0, w1)
+    }
+    #[cfg(not(any(target_arch = "arm", target_arch = "x86_64")))]
+    {
+        portable_dot_2x2(a0, a1, w0, w1)
+    }
+}
+
+fn common_len(a0: &[i16], a1: &[i16], w0: &[i16], w1: &[i16]) -> usize {
+    a0.len().min(a1.len()).min(w0.len()).min(w1.len())
+}
+
+/// Adds the products of elements `from..n` to `acc` (the tail of every path).
+#[inline(always)]
+fn scalar_2x2(
+    a0: &[i16],
+    a1: &[i16],
+    w0: &[i16],
+    w1: &[i16],
+    from: usize,
+    mut acc: [i32; 4],
+) -> [i32; 4] {
+    let n = common_len(a0, a1, w0, w1);
+    for i in from..n {
+        let (x0, x1) = (i32::from(a0[i]), i32::from(a1[i]));
+        let (v0, v1) = (i32::from(w0[i]), i32::from(w1[i]));
+        acc[0] = acc[0].wrapping_add(x0 * v0);
+        acc[1] = acc[1].wrapping_add(x0 * v1);
+        acc[2] = acc[2].wrapping_add(x1 * v0);
+        acc[3] = acc[3].wrapping_add(x1 * v1);
+    }
+    acc
+}
+
+/// The portable kernel (any target; the reference the others are tested against).
+pub fn portable_dot_2x2(a0: &[i16], a1: &[i16], w0: &[i16], w1: &[i16]) -> [i32; 4] {
+    scalar_2x2(a0, a1, w0, w1, 0, [0; 4])
+}
+
+/// x86-64: SSE2 (part of the x86-64 baseline) `pmaddwd`, 8 pairs per
+/// instruction: 4 loads feed 32 MACs.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::{
+        __m128i, _mm_add_epi32, _mm_loadu_si128, _mm_madd_epi16, _mm_setzero_si128,
+        _mm_storeu_si128,
+    };
+
+    #[inline]
+    pub fn dot_2x2(a0: &[i16], a1: &[i16], w0: &[i16], w1: &[i16]) -> [i32; 4] {
+        let n = super::common_len(a0, a1, w0, w1);
+        let body = n - n % 8;
+        let mut acc = [0i32; 4];
+        // SAFETY: SSE2 is always available on x86_64; every load reads 8 i16
+        // at `i + 8 <= body <= len` of its slice (unaligned loads).
+        unsafe {
+            let load = |s: &[i16], i: usize| _mm_loadu_si128(s.as_ptr().add(i).cast::<__m128i>());
+            let mut s = [_mm_setzero_si128(); 4];
+            let mut i = 0;
+            while i < body {
+                let (x0, x1, v0, v1) = (load(a0, i), load(a1, i), load(w0, i), load(w1, i));
+                s[0] = _mm_add_epi32(s[0], _mm_madd_epi16(x0, v0));
+                s[1] = _mm_add_epi32(s[1], _mm_madd_epi16(x0, v1));
+                s[2] = _mm_add_epi32(s[2], _mm_madd_epi16(x1, v0));
+                s[3] = _mm_add_epi32(s[3], _mm_madd_epi16(x1, v1));
+                i += 8;
+            }
+            for (a, v) in acc.iter_mut().zip(s) {
+                let mut lanes = [0i32; 4];
+                _mm_storeu_si128(lanes.as_mut_ptr().cast::<__m128i>(), v);
+                *a = lanes.iter().fold(0i32, |t, &l| t.wrapping_add(l));
+            }
+        }
+        super::scalar_2x2(a0, a1, w0, w1, body, acc)
+    }
+}
+
+/// Cortex-M4/M7 (ARMv7E-M DSP extension): SMLAD does two 16x16 MACs per
+/// instruction on packed halfword pairs; 4 loads feed 8 MACs.
+#[cfg(target_arch = "arm")]
+mod arm {
+    #[inline(always)]
+    fn smlad(a: u32, b: u32, acc: i32) -> i32 {
+        let out: i32;
+        // SAFETY: a pure register-only DSP instruction (ARMv7E-M).
+        unsafe {
+            core::arch::asm!(
+                "smlad {out}, {a}, {b}, {acc}",
+                out = lateout(reg) out,
+                a = in(reg) a,
+                b = in(reg) b,
+                acc = in(reg) acc,
+                options(pure, nomem, nostack, preserves_flags),
+            );
+        }
+        out
+    }
+
+    #[inline(always)]
+    fn pair(s: &[i16], i: usize) -> u32 {
+        u32::from(s[i] as u16) | (u32::from(s[i + 1] as u16) << 16)
+    }
+
+    #[inline]
+    pub fn dot_2x2(a0: &[i16], a1: &[i16], w0: &[i16], w1: &[i16]) -> [i32; 4] {
+        let n = super::common_len(a0, a1, w0, w1);
+        let body = n - n % 2;
+        let (a0, a1, w0, w1) = (&a0[..n], &a1[..n], &w0[..n], &w1[..n]);
+        let mut acc = [0i32; 4];
+        let mut i = 0;
+        while i < body {
+            let (x0, x1, v0, v1) = (pair(a0, i), pair(a1, i), pair(w0, i), pair(w1, i));
+            acc[0] = smlad(x0, v0, acc[0]);
+            acc[1] = smlad(x0, v1, acc[1]);
+            acc[2] = smlad(x1, v0, acc[2]);
+            acc[3] = smlad(x1, v1, acc[3]);
+            i += 2;
+        }
+        super::scalar_2x2(a0, a1, w0, w1, body, acc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn dispatch_matches_portable(
+            rows in (0usize..80).prop_flat_map(|n| prop::collection::vec(
+                (-255i16..=255, -255i16..=255, -128i16..=127, -128i16..=127), n)),
+        ) {
+            let a0: Vec<i16> = rows.iter().map(|r| r.0).collect();
+            let a1: Vec<i16> = rows.iter().map(|r| r.1).collect();
+            let w0: Vec<i16> = rows.iter().map(|r| r.2).collect();
+            let w1: Vec<i16> = rows.iter().map(|r| r.3).collect();
+            let want = |a: &[i16], w: &[i16]| {
+                a.iter().zip(w).map(|(&x, &v)| i64::from(x) * i64::from(v)).sum::<i64>() as i32
+            };
+            let got = dot_2x2(&a0, &a1, &w0, &w1);
+            prop_assert_eq!(got, portable_dot_2x2(&a0, &a1, &w0, &w1));
+            prop_assert_eq!(got, [want(&a0, &w0), want(&a0, &w1), want(&a1, &w0), want(&a1, &w1)]);
+        }
+    }
+}

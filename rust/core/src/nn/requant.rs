@@ -3,15 +3,20 @@
 
 /// Saturating rounding doubling high multiply: `round(a * b / 2^31)` with the
 /// gemmlowp nudge; the single overflowing case `MIN * MIN` saturates.
+///
+/// gemmlowp writes it as the truncating division `(p + nudge) / 2^31` with
+/// `nudge = 2^30` for `p >= 0` and `1 - 2^30` for `p < 0`. For `p < 0`
+/// truncation is `floor((p + 1 - 2^30 + 2^31 - 1) / 2^31)`, so both cases are
+/// the single floor `(p + 2^30) >> 31`: a 64-bit multiply, add and shift
+/// (`smull`, `adds`/`adc`, two shifts on Cortex-M), no sign branch.
 #[inline]
 pub fn srdhm(a: i32, b: i32) -> i32 {
     if a == i32::MIN && b == i32::MIN {
         return i32::MAX;
     }
     let p = i64::from(a) * i64::from(b);
-    let nudge = if p >= 0 { 1 << 30 } else { 1 - (1 << 30) };
-    // Truncating division, as in C; the quotient always fits in i32.
-    ((p + nudge) / (1i64 << 31)) as i32
+    // Fits: |p| <= 2^62 - 2^31 outside the saturated case.
+    ((p + (1 << 30)) >> 31) as i32
 }
 
 /// Rounding divide by `2^exponent` (`0..=31`), ties away from zero.
@@ -29,10 +34,14 @@ pub fn rdbpot(x: i32, exponent: u32) -> i32 {
 /// The model loader keeps `multiplier >= 0` and `shift` in `-31..=30`.
 #[inline]
 pub fn requantize(x: i32, multiplier: i32, shift: i32) -> i32 {
-    let left = shift.clamp(0, 30) as u32;
-    let right = (-shift).clamp(0, 31) as u32;
-    let x1 = (i64::from(x) << left).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
-    rdbpot(srdhm(x1, multiplier), right)
+    let x1 = if shift > 0 {
+        // Rare (multipliers below 1/2 are the rule): saturate in 64 bits.
+        let left = shift.min(30) as u32;
+        (i64::from(x) << left).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    } else {
+        x
+    };
+    rdbpot(srdhm(x1, multiplier), (-shift).clamp(0, 31) as u32)
 }
 
 #[cfg(test)]
@@ -64,6 +73,15 @@ mod tests {
             let exact = x as f64 * m as f64 * 2f64.powi(s - 31);
             let got = requantize(x, m, s) as f64;
             prop_assert!((got - exact).abs() <= 0.5 + 2f64.powi(s) + 1e-9);
+        }
+
+        // The gemmlowp definition, written out: nudge by sign, truncating division.
+        #[test]
+        fn srdhm_is_gemmlowps(a: i32, b: i32) {
+            let p = i128::from(a) * i128::from(b);
+            let nudge = if p >= 0 { 1i128 << 30 } else { 1 - (1i128 << 30) };
+            let want = ((p + nudge) / (1i128 << 31)).clamp(i32::MIN.into(), i32::MAX.into());
+            prop_assert_eq!(i128::from(srdhm(a, b)), want);
         }
 
         #[test]

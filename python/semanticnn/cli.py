@@ -7,7 +7,7 @@ import click
 from semanticnn import commands
 
 from .bench.encoder import encoder as bench_encoder
-from .firmware.cli import firmware, flash
+from .firmware.cli import encode, firmware, flash, receive
 
 
 @click.group()
@@ -27,6 +27,8 @@ main.add_command(commands.export)
 main.add_command(commands.demo)
 main.add_command(firmware)
 main.add_command(flash)
+main.add_command(encode)
+main.add_command(receive)
 bench.add_command(bench_encoder)
 
 if __name__ == "__main__":

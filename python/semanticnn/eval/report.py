@@ -36,22 +36,28 @@ def _seed(ci: int, rep: int, batch: int) -> int:
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def _accuracy(
-    predict: systems.Predict,
+def _accuracies(
+    system: systems.System,
     x: torch.Tensor,
     y: torch.Tensor,
-    link: Channel,
-    ci: int,
-    repeats: int,
+    links: list[Channel],
+    repeats: list[int],
     batch: int,
-) -> float:
-    correct, total = 0, 0
-    for rep in range(repeats):
-        for bi, start in enumerate(range(0, len(y), batch)):
-            pred = predict(x[start : start + batch], link, _seed(ci, rep, bi))
-            correct += int((pred == y[start : start + batch]).sum())
-            total += len(pred)
-    return correct / total
+    bar: tqdm,
+) -> list[float]:
+    """Accuracy on each link (over `repeats[i]` channel seeds); the device side runs once."""
+    correct = [0] * len(links)
+    total = [0] * len(links)
+    for bi, start in enumerate(range(0, len(y), batch)):
+        sent = system.send(x[start : start + batch])
+        truth = y[start : start + batch]
+        for ci, link in enumerate(links):
+            for rep in range(repeats[ci]):
+                pred = system.receive(sent, link, _seed(ci, rep, bi))
+                correct[ci] += int((pred == truth).sum())
+                total[ci] += len(pred)
+        bar.update()
+    return [c / t for c, t in zip(correct, total, strict=True)]
 
 
 def evaluate_run(
@@ -92,13 +98,11 @@ def evaluate_run(
         "semanticnn": snn_bytes,
     }
     result: dict[str, Any] = {}
-    bar = tqdm(total=len(predictors) * len(links), desc="evaluate", unit="point")
-    for name, predict in predictors.items():
-        accs = []
-        for ci, link in enumerate(links):
-            noisy = name != "original" and link.mean_ber > 0
-            accs.append(_accuracy(predict, x, y, link, ci, repeats if noisy else 1, batch))
-            bar.update()
+    batches = -(-len(y) // batch)
+    bar = tqdm(total=len(predictors) * batches, desc="evaluate", unit="batch")
+    for name, system in predictors.items():
+        reps = [repeats if name != "original" and link.mean_ber > 0 else 1 for link in links]
+        accs = _accuracies(system, x, y, links, reps, batch, bar)
         size = sizes[name]
         result[name] = {
             "label": LABELS[name],

@@ -1,4 +1,5 @@
-"""The systems compared, each as `predict(x, link, seed) -> labels` over a real channel.
+"""The systems compared, each a `System` (what the device sends; what the edge predicts
+from it after a real channel).
 
 - original: the unsplit base model, no link;
 - float32: the raw float32 split features sent as bytes (the receiver zeroes
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -20,7 +22,15 @@ from semanticnn.link import Channel, transmit_bytes
 from semanticnn.models import BaseClassifier, SemanticNN
 
 SYSTEMS = ("original", "float32", "uint8", "semanticnn_blind", "semanticnn")
-Predict = Callable[[torch.Tensor, Channel, int], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class System:
+    """`send(images)` is what the device puts on the air (computed once per batch);
+    `receive(sent, link, seed)` sends it through `link` and returns the predicted labels."""
+
+    send: Callable[[torch.Tensor], torch.Tensor]
+    receive: Callable[[torch.Tensor, Channel, int], torch.Tensor]
 
 
 @torch.no_grad()
@@ -33,49 +43,56 @@ def float32_payload_bytes(split_shape: tuple[int, int, int]) -> int:
     return 4 * c * h * w
 
 
-def original(base: BaseClassifier) -> Predict:
+def original(base: BaseClassifier) -> System:
+    """No link: `send` already predicts."""
+
     @torch.no_grad()
-    def predict(x: torch.Tensor, link: Channel, seed: int) -> torch.Tensor:
+    def send(x: torch.Tensor) -> torch.Tensor:
         return base(x).argmax(1)
 
-    return predict
+    return System(send, lambda labels, link, seed: labels)
 
 
-def float32(base: BaseClassifier) -> Predict:
+def float32(base: BaseClassifier) -> System:
     @torch.no_grad()
-    def predict(x: torch.Tensor, link: Channel, seed: int) -> torch.Tensor:
-        f = split_features(base, x).numpy().astype("<f4")
-        rx = transmit_bytes(f.reshape(len(f), -1).view(np.uint8), link, seed)
-        g = np.nan_to_num(rx.view("<f4"), nan=0.0, posinf=0.0, neginf=0.0).reshape(f.shape)
+    def receive(f: torch.Tensor, link: Channel, seed: int) -> torch.Tensor:
+        raw = f.numpy().astype("<f4")
+        rx = transmit_bytes(raw.reshape(len(raw), -1).view(np.uint8), link, seed)
+        g = np.nan_to_num(rx.view("<f4"), nan=0.0, posinf=0.0, neginf=0.0).reshape(raw.shape)
         return base.tail(torch.from_numpy(g.astype(np.float32))).argmax(1)
 
-    return predict
+    return System(lambda x: split_features(base, x), receive)
 
 
-def uint8(base: BaseClassifier, feature_max: float) -> Predict:
+def uint8(base: BaseClassifier, feature_max: float) -> System:
     """Uniform 8-bit quantization of the (non-negative, post-ReLU) split features."""
     scale = max(feature_max, 1e-12) / 255.0
 
-    @torch.no_grad()
-    def predict(x: torch.Tensor, link: Channel, seed: int) -> torch.Tensor:
+    def send(x: torch.Tensor) -> torch.Tensor:
         f = split_features(base, x)
-        q = torch.clamp(torch.round(f / scale), 0, 255).to(torch.uint8).numpy()
-        rx = transmit_bytes(q.reshape(len(q), -1), link, seed).reshape(q.shape)
+        return torch.clamp(torch.round(f / scale), 0, 255).to(torch.uint8)
+
+    @torch.no_grad()
+    def receive(q: torch.Tensor, link: Channel, seed: int) -> torch.Tensor:
+        rx = transmit_bytes(q.reshape(len(q), -1).numpy(), link, seed).reshape(q.shape)
         return base.tail(torch.from_numpy(rx.astype(np.float32) * scale)).argmax(1)
 
-    return predict
+    return System(send, receive)
 
 
-def semanticnn(model: SemanticNN) -> Predict:
+def semanticnn(model: SemanticNN) -> System:
     """The int8 encoder's symbols through the link; the decoder is told the link's mean
     BER (the BER-blind decoder ignores it)."""
 
     @torch.no_grad()
-    def predict(x: torch.Tensor, link: Channel, seed: int) -> torch.Tensor:
-        _, symbols = model.encoder(x)
+    def send(x: torch.Tensor) -> torch.Tensor:
+        return model.encoder(x)[1]
+
+    @torch.no_grad()
+    def receive(symbols: torch.Tensor, link: Channel, seed: int) -> torch.Tensor:
         rx = model.transmit(symbols, link, seed)
-        ber = torch.full((len(x),), link.mean_ber)
+        ber = torch.full((len(rx),), link.mean_ber)
         values = model.encoder.quantizer.dequantize(rx)
         return model.tail(model.decode(values, ber)).argmax(1)
 
-    return predict
+    return System(send, receive)

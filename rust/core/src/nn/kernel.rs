@@ -92,45 +92,62 @@ mod x86 {
 }
 
 /// Cortex-M4/M7 (ARMv7E-M DSP extension): SMLAD does two 16x16 MACs per
-/// instruction on packed halfword pairs; 4 loads feed 8 MACs.
+/// instruction on packed halfword pairs; 4 word loads feed 8 MACs.
 #[cfg(target_arch = "arm")]
 mod arm {
-    #[inline(always)]
-    fn smlad(a: u32, b: u32, acc: i32) -> i32 {
-        let out: i32;
-        // SAFETY: a pure register-only DSP instruction (ARMv7E-M).
-        unsafe {
-            core::arch::asm!(
-                "smlad {out}, {a}, {b}, {acc}",
-                out = lateout(reg) out,
-                a = in(reg) a,
-                b = in(reg) b,
-                acc = in(reg) acc,
-                options(pure, nomem, nostack, preserves_flags),
-            );
-        }
-        out
-    }
-
-    #[inline(always)]
-    fn pair(s: &[i16], i: usize) -> u32 {
-        u32::from(s[i] as u16) | (u32::from(s[i + 1] as u16) << 16)
-    }
-
     #[inline]
     pub fn dot_2x2(a0: &[i16], a1: &[i16], w0: &[i16], w1: &[i16]) -> [i32; 4] {
         let n = super::common_len(a0, a1, w0, w1);
-        let body = n - n % 2;
-        let (a0, a1, w0, w1) = (&a0[..n], &a1[..n], &w0[..n], &w1[..n]);
+        let body = n - n % 4;
         let mut acc = [0i32; 4];
-        let mut i = 0;
-        while i < body {
-            let (x0, x1, v0, v1) = (pair(a0, i), pair(a1, i), pair(w0, i), pair(w1, i));
-            acc[0] = smlad(x0, v0, acc[0]);
-            acc[1] = smlad(x0, v1, acc[1]);
-            acc[2] = smlad(x1, v0, acc[2]);
-            acc[3] = smlad(x1, v1, acc[3]);
-            i += 2;
+        if body > 0 {
+            let (mut p0, mut p1) = (a0.as_ptr(), a1.as_ptr());
+            let (mut q0, mut q1) = (w0.as_ptr(), w1.as_ptr());
+            // SAFETY: reads `body` values (4 per step, `body % 4 == 0`,
+            // `body > 0`) from each of the four slices, which hold at least
+            // `n >= body`; word loads from halfword-aligned addresses are
+            // allowed on ARMv7E-M (`ldr`). Only the named registers and the
+            // flags change. Hand-scheduled because LLVM spills the
+            // accumulators of this loop.
+            unsafe {
+                let end = p0.add(body);
+                // One pair of elements of every row: 4 word loads, 8 MACs.
+                macro_rules! pair_step {
+                    () => {
+                        concat!(
+                            "ldr {x0}, [{p0}], #4\n",
+                            "ldr {x1}, [{p1}], #4\n",
+                            "ldr {v}, [{q0}], #4\n",
+                            "smlad {s00}, {x0}, {v}, {s00}\n",
+                            "smlad {s10}, {x1}, {v}, {s10}\n",
+                            "ldr {v}, [{q1}], #4\n",
+                            "smlad {s01}, {x0}, {v}, {s01}\n",
+                            "smlad {s11}, {x1}, {v}, {s11}\n",
+                        )
+                    };
+                }
+                core::arch::asm!(
+                    "2:",
+                    pair_step!(),
+                    pair_step!(),
+                    "cmp {p0}, {end}",
+                    "bne 2b",
+                    p0 = inout(reg) p0,
+                    p1 = inout(reg) p1,
+                    q0 = inout(reg) q0,
+                    q1 = inout(reg) q1,
+                    end = in(reg) end,
+                    s00 = inout(reg) acc[0],
+                    s01 = inout(reg) acc[1],
+                    s10 = inout(reg) acc[2],
+                    s11 = inout(reg) acc[3],
+                    x0 = out(reg) _,
+                    x1 = out(reg) _,
+                    v = out(reg) _,
+                    options(readonly, nostack),
+                );
+            }
+            let _ = (p0, p1, q0, q1);
         }
         super::scalar_2x2(a0, a1, w0, w1, body, acc)
     }

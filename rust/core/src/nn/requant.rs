@@ -3,15 +3,20 @@
 
 /// Saturating rounding doubling high multiply: `round(a * b / 2^31)` with the
 /// gemmlowp nudge; the single overflowing case `MIN * MIN` saturates.
+///
+/// gemmlowp writes it as the truncating division `(p + nudge) / 2^31` with
+/// `nudge = 2^30` for `p >= 0` and `1 - 2^30` for `p < 0`. For `p < 0`
+/// truncation is `floor((p + 1 - 2^30 + 2^31 - 1) / 2^31)`, so both cases are
+/// the single floor `(p + 2^30) >> 31`: a 64-bit multiply, add and shift
+/// (`smull`, `adds`/`adc`, two shifts on Cortex-M), no sign branch.
 #[inline]
 pub fn srdhm(a: i32, b: i32) -> i32 {
     if a == i32::MIN && b == i32::MIN {
         return i32::MAX;
     }
     let p = i64::from(a) * i64::from(b);
-    let nudge = if p >= 0 { 1 << 30 } else { 1 - (1 << 30) };
-    // Truncating division, as in C; the quotient always fits in i32.
-    ((p + nudge) / (1i64 << 31)) as i32
+    // Fits: |p| <= 2^62 - 2^31 outside the saturated case.
+    ((p + (1 << 30)) >> 31) as i32
 }
 
 /// Rounding divide by `2^exponent` (`0..=31`), ties away from zero.
@@ -80,6 +85,15 @@ mod tests {
             let exact = x as f64 * m as f64 * 2f64.powi(s - 31);
             let got = requantize(x, m, s) as f64;
             prop_assert!((got - exact).abs() <= 0.5 + 2f64.powi(s) + 1e-9);
+        }
+
+        // The gemmlowp definition, written out: nudge by sign, truncating division.
+        #[test]
+        fn srdhm_is_gemmlowps(a: i32, b: i32) {
+            let p = i128::from(a) * i128::from(b);
+            let nudge = if p >= 0 { 1i128 << 30 } else { 1 - (1i128 << 30) };
+            let want = ((p + nudge) / (1i128 << 31)).clamp(i32::MIN.into(), i32::MAX.into());
+            prop_assert_eq!(i128::from(srdhm(a, b)), want);
         }
 
         #[test]

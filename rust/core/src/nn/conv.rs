@@ -100,22 +100,29 @@ pub(crate) fn conv2d(
     let (col0, rest) = rest.split_at_mut(k);
     let col1 = &mut rest[..k];
     let pixels = os.h * os.w;
+    let out = &mut out[..pixels * cout];
     let mut px = 0;
     while px < pixels {
-        // Two output pixels at a time; an odd last pixel is paired with itself.
+        // Two output pixels at a time; an odd last pixel is paired with itself
+        // (its second row of results is computed and dropped).
         let px1 = (px + 1).min(pixels - 1);
         im2col(x, s, zp, &p.window, os.w, px, col0);
         im2col(x, s, zp, &p.window, os.w, px1, col1);
+        let (r0, rest) = out[px * cout..].split_at_mut(cout);
+        let n1 = cout.min(rest.len());
+        let r1 = &mut rest[..n1];
         let mut o = 0;
         while o < cout {
             let o1 = (o + 1).min(cout - 1);
-            let w0 = &wide[o * k..(o + 1) * k];
-            let w1 = &wide[o1 * k..(o1 + 1) * k];
+            let w0 = &wide[o * k..][..k];
+            let w1 = &wide[o1 * k..][..k];
             let [s00, s01, s10, s11] = kernel::dot_2x2(col0, col1, w0, w1);
-            out[px * cout + o] = p.finish(s00, o, q);
-            out[px * cout + o1] = p.finish(s01, o1, q);
-            out[px1 * cout + o] = p.finish(s10, o, q);
-            out[px1 * cout + o1] = p.finish(s11, o1, q);
+            r0[o] = p.finish(s00, o, q);
+            r0[o1] = p.finish(s01, o1, q);
+            if n1 != 0 {
+                r1[o] = p.finish(s10, o, q);
+                r1[o1] = p.finish(s11, o1, q);
+            }
             o += 2;
         }
         px += 2;

@@ -2,8 +2,8 @@
 
 The firmware writes one record per line, `TAG key=value ...` (see
 `firmware-rs/src/log.rs`): `CALIB` (the counter's ticks for a loop of known
-instruction count), `MODEL`, `FRAME`, `READY` (the UART listens), `STACK` (peak stack bytes), `DONE`,
-`ERROR` (bad input, reported) and `PANIC` on a panic.
+instruction count), `MODEL`, `FRAME`, `READY` (the UART listens), `STACK`
+(peak stack bytes), `DONE`, `ERROR` (bad input, reported) and `PANIC` on a panic.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ impl ConvParams<'_> {
 
 /// i16 scratch that conv2d needs: widened weights plus two im2col rows.
 pub(crate) fn conv2d_work_len(window: &Window, cin: usize, cout: usize) -> usize {
-    window.kernel[0] * window.kernel[1] * cin * (cout + 2)
+    kernel::max_padded(window.kernel[0] * window.kernel[1] * cin) * (cout + 2)
 }
 
 /// Writes the im2col row of output pixel `p` (row-major over `out`): the
@@ -92,30 +92,44 @@ pub(crate) fn conv2d(
 ) {
     let (x, s, zp) = (t.data, t.shape, t.zero_point);
     let k = p.window.kernel[0] * p.window.kernel[1] * s.c;
+    // Rows of `kp` values, zero-padded past `k` (see `kernel::padded`).
+    let kp = kernel::padded(k);
     let cout = os.c;
-    let (wide, rest) = work.split_at_mut(cout * k);
-    for (d, &v) in wide.iter_mut().zip(p.weight) {
-        *d = i16::from(v);
+    let (wide, rest) = work.split_at_mut(cout * kp);
+    for (d, w) in wide.chunks_exact_mut(kp).zip(p.weight.chunks_exact(k)) {
+        for (d, &v) in d.iter_mut().zip(w) {
+            *d = i16::from(v);
+        }
+        d[k..].fill(0);
     }
-    let (col0, rest) = rest.split_at_mut(k);
-    let col1 = &mut rest[..k];
+    let (col0, rest) = rest.split_at_mut(kp);
+    let col1 = &mut rest[..kp];
+    col0[k..].fill(0);
+    col1[k..].fill(0);
     let pixels = os.h * os.w;
+    let out = &mut out[..pixels * cout];
     let mut px = 0;
     while px < pixels {
-        // Two output pixels at a time; an odd last pixel is paired with itself.
+        // Two output pixels at a time; an odd last pixel is paired with itself
+        // (its second row of results is computed and dropped).
         let px1 = (px + 1).min(pixels - 1);
         im2col(x, s, zp, &p.window, os.w, px, col0);
         im2col(x, s, zp, &p.window, os.w, px1, col1);
+        let (r0, rest) = out[px * cout..].split_at_mut(cout);
+        let n1 = cout.min(rest.len());
+        let r1 = &mut rest[..n1];
         let mut o = 0;
         while o < cout {
             let o1 = (o + 1).min(cout - 1);
-            let w0 = &wide[o * k..(o + 1) * k];
-            let w1 = &wide[o1 * k..(o1 + 1) * k];
+            let w0 = &wide[o * kp..][..kp];
+            let w1 = &wide[o1 * kp..][..kp];
             let [s00, s01, s10, s11] = kernel::dot_2x2(col0, col1, w0, w1);
-            out[px * cout + o] = p.finish(s00, o, q);
-            out[px * cout + o1] = p.finish(s01, o1, q);
-            out[px1 * cout + o] = p.finish(s10, o, q);
-            out[px1 * cout + o1] = p.finish(s11, o1, q);
+            r0[o] = p.finish(s00, o, q);
+            r0[o1] = p.finish(s01, o1, q);
+            if n1 != 0 {
+                r1[o] = p.finish(s10, o, q);
+                r1[o1] = p.finish(s11, o1, q);
+            }
             o += 2;
         }
         px += 2;

@@ -4,6 +4,24 @@
 //! from i8. Sums wrap modulo 2^32 (as SMLAD does), so every path and every
 //! summation order gives identical results.
 
+/// The conv row length for a window of `k` values on this target: rows are
+/// zero-padded to a multiple of the SIMD width (8 `i16` for SSE2), so the x86
+/// loop has no scalar tail; zeros add nothing, so results do not change.
+/// Never more than [`max_padded`]`(k)`, which sizes the work buffer the same on
+/// every target (the firmware's plan is computed on the host).
+pub const fn padded(k: usize) -> usize {
+    if cfg!(target_arch = "x86_64") {
+        k.next_multiple_of(8)
+    } else {
+        k
+    }
+}
+
+/// The largest [`padded`] length of any target.
+pub const fn max_padded(k: usize) -> usize {
+    k.next_multiple_of(8)
+}
+
 /// Four dot products of two activation rows with two weight rows:
 /// `[a0·w0, a0·w1, a1·w0, a1·w1]` over the length of the shortest slice.
 #[inline]
@@ -59,7 +77,8 @@ pub fn portable_dot_2x2(a0: &[i16], a1: &[i16], w0: &[i16], w1: &[i16]) -> [i32;
 mod x86 {
     use core::arch::x86_64::{
         __m128i, _mm_add_epi32, _mm_loadu_si128, _mm_madd_epi16, _mm_setzero_si128,
-        _mm_storeu_si128,
+        _mm_storeu_si128, _mm_unpackhi_epi32, _mm_unpackhi_epi64, _mm_unpacklo_epi32,
+        _mm_unpacklo_epi64,
     };
 
     #[inline]
@@ -81,11 +100,17 @@ mod x86 {
                 s[3] = _mm_add_epi32(s[3], _mm_madd_epi16(x1, v1));
                 i += 8;
             }
-            for (a, v) in acc.iter_mut().zip(s) {
-                let mut lanes = [0i32; 4];
-                _mm_storeu_si128(lanes.as_mut_ptr().cast::<__m128i>(), v);
-                *a = lanes.iter().fold(0i32, |t, &l| t.wrapping_add(l));
-            }
+            // Transpose-add the four accumulators into one [S0, S1, S2, S3].
+            let t0 = _mm_add_epi32(
+                _mm_unpacklo_epi32(s[0], s[1]),
+                _mm_unpackhi_epi32(s[0], s[1]),
+            );
+            let t1 = _mm_add_epi32(
+                _mm_unpacklo_epi32(s[2], s[3]),
+                _mm_unpackhi_epi32(s[2], s[3]),
+            );
+            let sum = _mm_add_epi32(_mm_unpacklo_epi64(t0, t1), _mm_unpackhi_epi64(t0, t1));
+            _mm_storeu_si128(acc.as_mut_ptr().cast::<__m128i>(), sum);
         }
         super::scalar_2x2(a0, a1, w0, w1, body, acc)
     }

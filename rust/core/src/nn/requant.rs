@@ -34,10 +34,10 @@ pub fn rdbpot(x: i32, exponent: u32) -> i32 {
 /// The model loader keeps `multiplier >= 0` and `shift` in `-31..=30`.
 #[inline]
 pub fn requantize(x: i32, multiplier: i32, shift: i32) -> i32 {
+    // `shift > 0` (a real multiplier >= 1) is rare: branch rather than shift
+    // through i64 on every call. `2^30 * x` saturates like the i64 shift + clamp.
     let x1 = if shift > 0 {
-        // Rare (multipliers below 1/2 are the rule): saturate in 64 bits.
-        let left = shift.min(30) as u32;
-        (i64::from(x) << left).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+        x.saturating_mul(1 << shift.min(30))
     } else {
         x
     };
@@ -65,7 +65,19 @@ mod tests {
         assert_eq!(requantize(7, 0, 0), 0);
     }
 
+    /// The spec's definition, step by step in i64 (docs/model-format.md).
+    fn spec_requantize(x: i32, m: i32, shift: i32) -> i32 {
+        let left = shift.clamp(0, 30) as u32;
+        let x1 = (i64::from(x) << left).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+        rdbpot(srdhm(x1, m), (-shift).clamp(0, 31) as u32)
+    }
+
     proptest! {
+        #[test]
+        fn matches_the_spec(x: i32, m: i32, shift in -40i32..40) {
+            prop_assert_eq!(requantize(x, m, shift), spec_requantize(x, m, shift));
+        }
+
         // Exact rational check: the result is within one half of x*M*2^(s-31),
         // plus the one-ulp nudge of srdhm before the shift.
         #[test]

@@ -170,9 +170,7 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
             cache["xai"] = stages.xai_weights(base, data.train, cfg, d.device)
         if stage == "stage2" and first < epochs and "teacher" not in cache:
             cache["teacher"] = stages.teacher_logits(base, data.train, d.device)
-        # Seeds by stage, not variant: the BER-aware decoder and the BER-blind ablation
-        # see the same batches and the same channel realisations (a paired comparison).
-        salt = {"base": 0, "stage1": 1, "stage2": 2}[stage]
+        salt = pi + 1
         for epoch in range(first, epochs):
             t0 = time.perf_counter()
             if stage == "base":

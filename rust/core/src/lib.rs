@@ -6,3 +6,4 @@ pub mod bits;
 pub mod nn;
 #[cfg(feature = "std")]
 pub mod par;
+pub mod stream;

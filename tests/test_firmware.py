@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from semanticnn import firmware as fw
+from semanticnn import int8
 from semanticnn.cli import main
-from semanticnn.firmware.emulate import parse_records
+from semanticnn.firmware.bench import SHAPES, run_bench
+from semanticnn.firmware.emulate import image_stream, parse_records
+from semanticnn.firmware.frames import host_frames
+
+VECTORS = Path(__file__).resolve().parent / "vectors"
+GOLDEN = VECTORS / "default.safetensors"
 
 
 @pytest.fixture(scope="module")
-def built() -> fw.Built:
-    return fw.build(fw.board("netduinoplus2"))
+def built(tmp_path_factory: pytest.TempPathFactory) -> fw.Built:
+    b = fw.build(fw.board("netduinoplus2"), model=GOLDEN)
+    # Keep this image: later builds (other models) overwrite the build's ELF.
+    elf = tmp_path_factory.mktemp("fw") / "encoder.elf"
+    shutil.copyfile(b.elf, elf)
+    return dataclasses.replace(b, elf=elf)
 
 
 def test_build_reports_elf_and_fits_the_board(built: fw.Built) -> None:
@@ -23,6 +36,13 @@ def test_build_reports_elf_and_fits_the_board(built: fw.Built) -> None:
     assert 0 < built.usage.ram < built.usage.ram_total
     assert built.usage.flash_total == 1024 * 1024
     assert built.usage.ram_total == 128 * 1024
+
+
+def test_the_real_board_builds_and_fits() -> None:
+    nucleo = fw.build(fw.board("nucleo-f746zg"), model=GOLDEN)
+    assert nucleo.elf.is_file() and nucleo.elf.parent.name == "nucleo-f746zg"
+    assert 0 < nucleo.usage.flash < nucleo.usage.flash_total
+    assert 0 < nucleo.usage.ram < nucleo.usage.ram_total
 
 
 def test_qemu_run_calibrates_the_instruction_counter(built: fw.Built) -> None:
@@ -46,15 +66,67 @@ def test_records_parse() -> None:
         recs[0].int("macs")
 
 
-def test_emulate_cli_writes_frames_and_json(tmp_path: Path) -> None:
-    out = tmp_path / "frames.bin"
+@pytest.mark.parametrize("name", ["default", "mixed"])  # mixed: every layer type
+def test_qemu_frames_are_byte_identical_to_host_encode(name: str, tmp_path: Path) -> None:
+    """Conformance: the firmware's frames for a golden model's test images
+    equal what `semanticnn encode` produces on the host."""
+    model, images = VECTORS / f"{name}.safetensors", VECTORS / f"{name}_images.npy"
+    device, host = tmp_path / "device.bin", tmp_path / "host.bin"
     res = CliRunner().invoke(
-        main, ["firmware", "emulate", "--board", "netduinoplus2", "--out", str(out), "--json"]
-    )
+        main,
+        ["firmware", "emulate", "--board", "netduinoplus2", "--model", str(model),
+         "--images", str(images), "--out", str(device), "--json"],
+    )  # fmt: skip
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
-    assert summary["board"] == "netduinoplus2"
-    assert out.stat().st_size == sum(summary["frame_bytes"])
+    assert summary["frames"] == len(np.load(images)) > 0
+    assert summary["mean_instructions_per_inference"] > summary["macs_per_inference"] > 0
+    res = CliRunner().invoke(
+        main, ["encode", "--model", str(model), "--input", str(images), "--out", str(host)]
+    )
+    assert res.exit_code == 0, res.output
+    assert device.read_bytes() == host.read_bytes()
+    assert device.stat().st_size == sum(summary["frame_bytes"])
+
+
+def test_images_streamed_to_the_uart_give_the_host_frames(built: fw.Built) -> None:
+    images = np.load(VECTORS / "default_images.npy")[:3][::-1]  # not the baked order
+    run = fw.run_elf(built.elf, built.board, stream=image_stream(images))
+    uart = [bytes.fromhex(r.fields["hex"]) for r in run.of("FRAME") if r.fields["src"] == "uart"]
+    assert uart == host_frames(GOLDEN, np.ascontiguousarray(images))
+
+
+@pytest.mark.parametrize(
+    ("stream", "error"),
+    [
+        (b"GARBAGE!GARBAGE!", "bad magic"),
+        (b"SNNI\x07" + bytes(11), "stream version 7"),
+        (image_stream(np.zeros((1, 5, 5, 2), np.uint8)), "images are 5x5x2, the model takes"),
+    ],
+)
+def test_a_malformed_stream_header_is_reported_not_a_panic(
+    built: fw.Built, stream: bytes, error: str
+) -> None:
+    with pytest.raises(fw.FirmwareError, match=f"ERROR stream: {error}") as e:
+        fw.run_elf(built.elf, built.board, stream=stream)
+    assert "PANIC" not in str(e.value)
+
+
+def test_build_fails_clearly_when_the_model_does_not_fit(tmp_path: Path) -> None:
+    spec = int8.ConvSpec(3, 32, kernel=3, stride=1, padding=1, relu=True)
+    big = tmp_path / "big.safetensors"
+    int8.write_model(big, *int8.synthetic_model([spec], (96, 96, 3)))  # 295 KB of activations
+    with pytest.raises(fw.FirmwareError, match=r"does not fit board netduinoplus2.*RAM"):
+        fw.build(fw.board("netduinoplus2"), model=big)
+
+
+def test_kernel_bench_matches_the_host_and_keeps_pace_with_cmsis_nn() -> None:
+    rows = run_bench()  # raises if an output differs from the host's reference
+    assert [(r["h"], r["w"], r["cin"], r["cout"]) for r in rows] == [
+        (s.h, s.w, s.cin, s.cout) for s in SHAPES
+    ]
+    for r in rows:  # QEMU counts instructions exactly: the figures are deterministic
+        assert float(r["instructions_per_mac"]) <= 1.25 * float(r["cmsis_nn_instructions_per_mac"])
 
 
 def test_emulate_refuses_a_board_qemu_does_not_model(tmp_path: Path) -> None:
@@ -65,3 +137,59 @@ def test_emulate_refuses_a_board_qemu_does_not_model(tmp_path: Path) -> None:
 def test_unknown_board_is_named() -> None:
     with pytest.raises(ValueError, match="board: unknown board 'nope'"):
         fw.board("nope")
+
+
+@pytest.mark.parametrize("name", sorted(fw.BOARDS))
+def test_board_chip_is_known_to_probe_rs(name: str) -> None:
+    assert fw.chip_known(fw.board(name).chip)
+    assert not fw.chip_known("STM32F405XX_NOT_A_CHIP")
+
+
+def test_flash_without_a_probe_names_what_it_looked_for(built: fw.Built) -> None:
+    if fw.list_probes():
+        pytest.skip("a debug probe is attached")
+    with pytest.raises(fw.FirmwareError, match=r"no debug probe found.*chip STM32F405RGTx"):
+        fw.flash(built.elf, built.board)
+
+
+def test_firmware_reports_its_stack_use(built: fw.Built) -> None:
+    (peak,) = fw.run_elf(built.elf, built.board).of("STACK")
+    assert 0 < peak.int("peak") < built.usage.ram_total
+
+
+def test_receive_reads_the_boards_frames_from_a_serial_port(built: fw.Built) -> None:
+    import serial
+    from semanticnn.firmware.receive import read_frames
+
+    run = fw.run_elf(built.elf, built.board)
+    port = serial.serial_for_url("loop://", timeout=0.05)
+    port.write(run.stdout.encode())  # what the board prints, through pyserial
+    frames = list(read_frames(port, timeout=5))
+    assert frames == [bytes.fromhex(r.fields["hex"]) for r in run.of("FRAME")]
+    port.write(b"FRAME i=0 ticks=1 hex=0g\n")
+    with pytest.raises(fw.FirmwareError, match="malformed FRAME"):
+        list(read_frames(port, timeout=5))
+    port.write(b"PANIC at x.rs:1: boom\n")
+    with pytest.raises(fw.FirmwareError, match="PANIC"):
+        list(read_frames(port, timeout=5))
+    with pytest.raises(fw.FirmwareError, match="no frame from the board for 0 s"):
+        list(read_frames(port, timeout=0.1))
+
+
+def test_receive_predicts_with_the_edge_decoder() -> None:
+    import torch
+    from semanticnn import bits
+    from semanticnn.firmware.receive import predict
+    from semanticnn.models import SemanticNN, build_base
+
+    torch.manual_seed(0)
+    model = SemanticNN(build_base("resnet", 1, 10), (32, 14, 14)).eval()
+    c, h, w = model.latent_shape()
+    rng = np.random.default_rng(0)
+    frames = [bits.pack(rng.integers(0, 8, c * h * w, dtype=np.uint8), 3).tobytes()
+              for _ in range(4)]  # fmt: skip
+    labels = predict(model, frames, ber=0.01)
+    assert len(labels) == 4 and all(0 <= k < 10 for k in labels)
+    assert predict(model, frames[:1], ber=0.01) == labels[:1]  # batch-independent
+    with pytest.raises(ValueError, match=r"frames\[0\]: 3 bytes"):
+        predict(model, [b"abc"])

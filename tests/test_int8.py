@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import struct
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from semanticnn import int8
 
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
@@ -66,8 +73,8 @@ def test_write_read_roundtrip(tmp_path: Path) -> None:
     int8.write_model(path, inp, layers, head)
     model = int8.read_model(path)
     assert model.input.shape == (28, 28, 1)
-    assert model.shapes == [(28, 28, 1), (28, 28, 16), (14, 14, 32), (7, 7, 32), (7, 7, 4)]
-    assert model.num_symbols == 196
+    assert model.shapes == [(28, 28, 1), (28, 28, 16), (14, 14, 32), (7, 7, 32), (7, 7, 3)]
+    assert model.num_symbols == 147
     for a, b in zip(layers, model.layers, strict=True):
         assert isinstance(a, int8.Conv2d) and isinstance(b, int8.Conv2d)
         np.testing.assert_array_equal(a.weight, b.weight)
@@ -94,8 +101,205 @@ def test_reference_is_deterministic_and_uses_all_levels(tmp_path: Path) -> None:
     int8.write_model(path, *int8.synthetic_model(seed=1))
     images = np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1), dtype=np.uint8)
     a = int8.reference_encode(path, images)
-    assert a.shape == (3, 196) and a.dtype == np.uint8
+    assert a.shape == (3, 147) and a.dtype == np.uint8
     assert np.array_equal(a, int8.reference_encode(path, images))
     assert a.max() < 8 and len(np.unique(a)) >= 4
     with pytest.raises(ValueError, match="images"):
         int8.reference_encode(path, images.astype(np.float32))
+
+
+# --------------------------------------------------------------------------- Rust == numpy
+
+OPS = ("conv2d", "pointwise", "depthwise", "avg", "max", "add")
+
+
+def _requant(rng: np.random.Generator, n: int, extreme: bool) -> tuple[np.ndarray, np.ndarray]:
+    mult = rng.integers(0, 1 << 31, n).astype(np.int32)
+    if extreme:
+        shift = rng.integers(-31, 31, n).astype(np.int32)
+    else:
+        shift = rng.integers(-14, 2, n).astype(np.int32)
+    return mult, shift
+
+
+def _clamp(rng: np.random.Generator) -> tuple[int, int]:
+    a, b = sorted(int(v) for v in rng.integers(-128, 128, 2))
+    return (a, b) if rng.random() < 0.5 else (-128, 127)
+
+
+@st.composite
+def models(draw: st.DrawFn, ops: tuple[str, ...] = OPS, max_layers: int = 4):
+    """A random valid model description (structure from hypothesis, arrays from a drawn seed)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    extreme = draw(st.booleans())
+    h, w, c = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 5))
+    inp = int8.Input((h, w, c), zero_point=draw(st.integers(-128, 127)))
+    shapes, zps = [(h, w, c)], [inp.zero_point]
+    layers: list[int8.Layer] = []
+    for _ in range(draw(st.integers(1, max_layers))):
+        op = draw(st.sampled_from(ops))
+        t = draw(st.integers(0, len(shapes) - 1))
+        ih, iw, ic = shapes[t]
+        zp = int(rng.integers(-128, 128))
+        lo, hi = _clamp(rng)
+        if op == "add":
+            same = [u for u in range(len(shapes)) if shapes[u] == shapes[t]]
+            u = draw(st.sampled_from(same))
+            m1, s1 = _requant(rng, 2, extreme)
+            m, s = _requant(rng, 1, extreme)
+            layers.append(int8.Add((t, u), tuple(int(v) for v in m1), tuple(int(v) for v in s1),
+                                   int(m[0]), int(s[0]), int8.Activation(zp),
+                                   left_shift=draw(st.integers(0, 20)), act_min=lo, act_max=hi))
+            shapes.append(shapes[t])
+            zps.append(zp)
+            continue
+        kh = 1 if op == "pointwise" else draw(st.integers(1, min(4, ih + 2)))
+        kw = 1 if op == "pointwise" else draw(st.integers(1, min(4, iw + 2)))
+        ph = 0 if op == "pointwise" else draw(st.integers(0, kh - 1))
+        pw = 0 if op == "pointwise" else draw(st.integers(0, kw - 1))
+        if ih + 2 * ph < kh or iw + 2 * pw < kw:
+            ph, pw = kh - 1, kw - 1
+        sh = 1 if op == "pointwise" else draw(st.integers(1, 3))
+        sw = 1 if op == "pointwise" else draw(st.integers(1, 3))
+        oh, ow = (ih + 2 * ph - kh) // sh + 1, (iw + 2 * pw - kw) // sw + 1
+        geo = dict(stride=(sh, sw), padding=(ph, pw), act_min=lo, act_max=hi, inputs=(t,))
+        if op in ("avg", "max"):
+            layers.append(int8.Pool2d(op, (kh, kw), **geo))
+            shapes.append((oh, ow, ic))
+            zps.append(zps[t])
+            continue
+        dm = draw(st.integers(1, 2)) if op == "depthwise" else 1
+        cout = ic * dm if op == "depthwise" else draw(st.integers(1, 9))
+        wshape = (kh, kw, cout) if op == "depthwise" else (cout, kh, kw, ic)
+        weight = rng.integers(-128, 128, wshape).astype(np.int8)
+        bias_span = 1 << 30 if extreme else 5000
+        bias = rng.integers(-bias_span, bias_span, cout).astype(np.int32)
+        mult, shift = _requant(rng, cout, extreme)
+        cls = int8.DepthwiseConv2d if op == "depthwise" else int8.Conv2d
+        extra = {"depth_multiplier": dm} if op == "depthwise" else {}
+        layers.append(cls(weight, bias, mult, shift, int8.Activation(zp), **geo, **extra))
+        shapes.append((oh, ow, cout))
+        zps.append(zp)
+    levels = draw(st.sampled_from([2, 4, 8, 16]))
+    span = 1 << draw(st.integers(4, 24))
+    centers = np.sort(rng.choice(np.arange(-span, span), levels, replace=False)).astype(np.int32)
+    head = int8.Head(centers, frac_bits=draw(st.integers(0, 16)),
+                     power_norm=draw(st.booleans()), gray=draw(st.booleans()))
+    return inp, layers, head
+
+
+def _check_equal(spec: tuple[int8.Input, list[int8.Layer], int8.Head], seed: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.safetensors"
+        int8.write_model(path, *spec)
+        enc = int8.Encoder.load(path)
+        images = np.random.default_rng(seed).integers(
+            0, 256, (3, *enc.input_shape), dtype=np.uint8)
+        want = int8.reference_encode(path, images)
+        np.testing.assert_array_equal(enc.encode(images), want)
+        np.testing.assert_array_equal(enc.encode(images, threads=2), want)
+
+
+@pytest.mark.parametrize("op", OPS)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_rust_matches_numpy_per_layer_type(op: str, data: st.DataObject) -> None:
+    spec = data.draw(models(ops=(op,), max_layers=1))
+    _check_equal(spec, data.draw(st.integers(0, 1000)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(spec=models(), seed=st.integers(0, 1000))
+def test_rust_matches_numpy_whole_models(spec, seed: int) -> None:
+    _check_equal(spec, seed)
+
+
+# --------------------------------------------------------------------------- golden vectors
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+@pytest.mark.parametrize("name", ["default", "mixed"])
+def test_golden_vectors(name: str) -> None:
+    images = np.load(VECTORS / f"{name}_images.npy")
+    want = np.load(VECTORS / f"{name}_symbols.npy")
+    path = VECTORS / f"{name}.safetensors"
+    np.testing.assert_array_equal(int8.reference_encode(path, images), want)
+    np.testing.assert_array_equal(int8.Encoder.load(path).encode(images), want)
+
+
+# --------------------------------------------------------------------------- bad files
+
+
+def _rewrite_header(src: Path, dst: Path, edit) -> None:
+    """Copy a safetensors file with `edit(header: dict)` applied to its JSON header."""
+    raw = src.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    edit(header)
+    new = json.dumps(header).encode()
+    dst.write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n :])
+
+
+def _edit_graph(edit):
+    def apply(header: dict) -> None:
+        graph = json.loads(header["__metadata__"]["graph"])
+        edit(graph)
+        header["__metadata__"]["graph"] = json.dumps(graph)
+
+    return apply
+
+
+def _set(d: dict, key: str, value) -> None:
+    d[key] = value
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda h: _set(h["layers.0.weight"], "dtype", "U8"), r"layers\.0\.weight: dtype U8"),
+        (lambda h: _set(h["layers.1.bias"], "shape", [31]), r"safetensors|layers\.1\.bias"),
+        (lambda h: _set(h["layers.0.weight"], "shape", [1 << 40, 3, 3, 1]), r"safetensors"),
+        (lambda h: _set(h["__metadata__"], "format_version", "9"), r"format_version"),
+        (_edit_graph(lambda g: _set(g["layers"][1]["output"], "shape", [13, 14, 32])),
+         r"layers\[1\]: output shape 13x14x32"),
+        (_edit_graph(lambda g: _set(g["input"], "shape", [1 << 30, 1 << 30, 1])),
+         r"input.*absurd"),
+        (_edit_graph(lambda g: _set(g["input"], "shape", [4096, 4096, 3])), r"input|layers"),
+        (_edit_graph(lambda g: _set(g["head"], "levels", 5)), r"head"),
+        (_edit_graph(lambda g: _set(g["layers"][0], "op", "softmax")), r"unknown op"),
+        (_edit_graph(lambda g: _set(g["layers"][2], "inputs", [7])), r"earlier tensors"),
+    ],
+)
+def test_bad_files_raise_model_error(tmp_path: Path, edit, match: str) -> None:
+    bad = tmp_path / "bad.safetensors"
+    _rewrite_header(VECTORS / "default.safetensors", bad, edit)
+    with pytest.raises(int8.ModelError, match=match):
+        int8.Encoder.load(bad)
+
+
+def test_truncated_and_missing_files(tmp_path: Path) -> None:
+    raw = (VECTORS / "default.safetensors").read_bytes()
+    for cut in (0, 5, 8, 200, len(raw) - 1):
+        (tmp_path / "t.safetensors").write_bytes(raw[:cut])
+        with pytest.raises(int8.ModelError, match="not a valid safetensors file"):
+            int8.Encoder.load(tmp_path / "t.safetensors")
+    with pytest.raises(FileNotFoundError):
+        int8.Encoder.load(tmp_path / "missing.safetensors")
+
+
+def test_encode_names_bad_images() -> None:
+    enc = int8.Encoder.load(VECTORS / "default.safetensors")
+    with pytest.raises(TypeError, match="images must be a uint8"):
+        enc.encode(np.zeros((1, 28, 28, 1), np.float32))
+    with pytest.raises(ValueError, match=r"images must have shape \(N, 28, 28, 1\)"):
+        enc.encode(np.zeros((1, 28, 28, 3), np.uint8))
+    assert enc.encode(np.zeros((0, 28, 28, 1), np.uint8)).shape == (0, enc.num_symbols)
+
+
+def test_golden_vectors_match_their_script() -> None:
+    """The stored vectors are what `make_vectors.py` makes from today's code
+    (`default` follows `int8.default_architecture`: rerun it with --write when that changes)."""
+    res = subprocess.run([sys.executable, str(VECTORS / "make_vectors.py")],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr

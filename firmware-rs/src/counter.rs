@@ -20,11 +20,17 @@ pub mod systick {
     pub fn start() {
         // SAFETY: the firmware owns SysTick; nothing else configures it.
         let mut syst = unsafe { cortex_m::Peripherals::steal() }.SYST;
+        syst.disable_interrupt();
         syst.set_clock_source(SystClkSource::Core);
         syst.set_reload(RELOAD);
         syst.clear_current();
-        syst.enable_interrupt();
         syst.enable_counter();
+        // The current value reads 0 until the first reload: wait for it, so
+        // that counting starts from a clean state.
+        while SYST::get_current() == 0 {}
+        let _ = syst.has_wrapped();
+        WRAPS.store(0, Ordering::Relaxed);
+        syst.enable_interrupt();
     }
 
     /// Ticks since `start`.

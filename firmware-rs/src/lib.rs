@@ -11,5 +11,24 @@ pub mod board;
 pub mod counter;
 pub mod log;
 mod panic;
+pub mod stack;
 
 pub use board::NAME as BOARD;
+
+/// Print the banner line.
+pub fn banner() {
+    outln!("SEMANTICNN board={} counter={}", BOARD, board::COUNTER_UNIT);
+}
+
+/// Start the board's counter and print `CALIB`: the ticks a loop of
+/// 2,000,000 instructions takes, which converts ticks into instructions
+/// (under QEMU `-icount shift=0`; on hardware the ratio is the loop's
+/// cycles per instruction).
+pub fn calibrate() {
+    const ITERATIONS: u32 = 1_000_000;
+    board::counter::start();
+    let t0 = board::counter::now();
+    counter::spin(ITERATIONS);
+    let t1 = board::counter::now();
+    outln!("CALIB instructions={} ticks={}", 2 * ITERATIONS, t1 - t0);
+}

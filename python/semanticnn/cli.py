@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .firmware.cli import firmware, flash
+from semanticnn import commands
+
+from .bench.encoder import encoder as bench_encoder
+from .firmware.cli import encode, firmware, flash, receive
 
 
 @click.group()
@@ -18,8 +21,15 @@ def bench() -> None:
     """Benchmarks that print the project's figure beside a baseline from the same run."""
 
 
+main.add_command(commands.train)
+main.add_command(commands.evaluate)
+main.add_command(commands.export)
+main.add_command(commands.demo)
 main.add_command(firmware)
 main.add_command(flash)
+main.add_command(encode)
+main.add_command(receive)
+bench.add_command(bench_encoder)
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@ import re
 import shutil
 import struct
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,28 +138,35 @@ class Built:
     usage: Usage
 
 
-def build(board: Board, *, bin_name: str = "encoder", model: Path | None = None) -> Built:
+def build(
+    board: Board,
+    *,
+    bin_name: str = "encoder",
+    model: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Built:
     """`cargo build --release` of `src/bin/<bin_name>.rs` for `board`, with
-    `model` baked in (the build script's default when None). Returns the ELF,
+    `model` baked in (the build script's default when None) and `env` added to
+    the build script's environment. Returns the ELF,
     copied to `target/semanticnn/<board>/<bin>.elf` so boards do not
     overwrite each other."""
     root = firmware_dir()
     tc = toolchain()
-    env = {**os.environ, **tc.env}
+    cargo_env = {**os.environ, **tc.env, **(env or {})}
     if model is not None:
         model = Path(model).resolve()
         if not model.is_file():
             raise FirmwareError(f"model: no such file {model}")
-        env["SEMANTICNN_MODEL"] = str(model)
+        cargo_env["SEMANTICNN_MODEL"] = str(model)
     else:
-        env.pop("SEMANTICNN_MODEL", None)
+        cargo_env.pop("SEMANTICNN_MODEL", None)
     cmd = [
         tc.cargo, "build", "--release", "--bin", bin_name,
         "--no-default-features", "--features", board.name, *tc.extra_args,
     ]  # fmt: skip
     try:
         proc = subprocess.run(
-            cmd, cwd=root, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
+            cmd, cwd=root, env=cargo_env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
         )
     except FileNotFoundError as e:
         raise FirmwareError(f"cannot run {tc.cargo}: {e}") from None

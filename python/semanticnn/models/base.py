@@ -1,27 +1,43 @@
 """Base classifiers for 28x28 / 32x32 inputs, split after their head.
 
-The head (two 3x3 convs with ReLU, the second with stride 2, no normalisation) is what
-the device runs in int8; the tail (residual or inverted-residual blocks with batch
-norm, global pooling, a linear classifier) runs on the edge.
+The head is the first `SPLIT_LAYERS` convs of `semanticnn.int8.default_architecture()`
+(plain convs with ReLU, no normalisation: what the device runs in int8); the tail
+(residual or inverted-residual blocks with batch norm, global pooling, a linear
+classifier) runs on the edge.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
-HEAD_CHANNELS = (16, 32)
+from semanticnn.int8 import ConvSpec, default_architecture
+
+# The split point: the output of the second conv of the default architecture.
+SPLIT_LAYERS = 2
 
 
-def make_head(in_channels: int, channels: tuple[int, int] = HEAD_CHANNELS) -> nn.Sequential:
-    """conv3x3 in->c0 s1 p1, ReLU, conv3x3 c0->c1 s2 p1, ReLU: the split point is its output."""
-    c0, c1 = channels
-    return nn.Sequential(
-        nn.Conv2d(in_channels, c0, 3, 1, 1),
-        nn.ReLU(),
-        nn.Conv2d(c0, c1, 3, 2, 1),
-        nn.ReLU(),
-    )
+def encoder_architecture(in_channels: int) -> list[ConvSpec]:
+    """`default_architecture()` with the first conv reading `in_channels`."""
+    arch = default_architecture()
+    arch[0] = dataclasses.replace(arch[0], in_channels=in_channels)
+    return arch
+
+
+def make_convs(specs: list[ConvSpec]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for s in specs:
+        layers.append(nn.Conv2d(s.in_channels, s.out_channels, s.kernel, s.stride, s.padding))
+        if s.relu:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def make_head(in_channels: int) -> nn.Sequential:
+    """The device part of the base model: its output is the split features."""
+    return make_convs(encoder_architecture(in_channels)[:SPLIT_LAYERS])
 
 
 class BasicBlock(nn.Module):
@@ -98,7 +114,8 @@ class BaseClassifier(nn.Module):
         super().__init__()
         self.kind = kind
         self.head = make_head(in_channels)
-        self.tail = make_tail(kind, HEAD_CHANNELS[-1], num_classes)
+        split_channels = encoder_architecture(in_channels)[SPLIT_LAYERS - 1].out_channels
+        self.tail = make_tail(kind, split_channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.tail(self.head(x))

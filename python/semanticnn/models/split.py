@@ -9,44 +9,104 @@ the received (possibly corrupted) symbols, and the base model's tail.
 from __future__ import annotations
 
 import copy
+import dataclasses
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semanticnn.layers import BERAttention
-from semanticnn.link import BSC, transmit_symbols
-from semanticnn.models.base import BaseClassifier
+from semanticnn import int8
+from semanticnn.layers import BERAttention, ber_feature
+from semanticnn.link import BSC, Channel, transmit_symbols
+from semanticnn.models.base import SPLIT_LAYERS, BaseClassifier, encoder_architecture
 from semanticnn.quant import PowerNorm, SoftQuantizer
+from semanticnn.quant.fakequant import INPUT_SCALE, INPUT_ZERO_POINT, QConv2d, quantize_input
 
 
 class SemanticEncoder(nn.Module):
+    """The int8 device part: `encoder_architecture()` convs, power norm, soft quantizer.
+
+    The first `SPLIT_LAYERS` convs are the base model's head (frozen). With `qat` on,
+    every conv runs as `QConv2d` (exact integer forward, straight-through gradient) and
+    the symbols come from the integer head of docs/model-format.md, so they equal what
+    the exported model computes.
+    """
+
+    FRAC_BITS = 12
+
     def __init__(
         self,
-        head: nn.Sequential,
-        split_channels: int,
-        latent_channels: int = 3,
+        in_channels: int,
+        latent_channels: int | None = None,
         levels: int = 8,
         power_norm: bool = False,
-        compressor_channels: int = 32,
+        qat: bool = True,
     ) -> None:
         super().__init__()
-        self.head = head
-        self.compressor = nn.Sequential(
-            nn.Conv2d(split_channels, compressor_channels, 3, 2, 1),
-            nn.ReLU(),
-            nn.Conv2d(compressor_channels, latent_channels, 1),
+        arch = encoder_architecture(in_channels)
+        if latent_channels is not None and latent_channels != arch[-1].out_channels:
+            arch[-1] = dataclasses.replace(arch[-1], out_channels=latent_channels)
+        self.arch = arch
+        self.convs = nn.ModuleList(
+            QConv2d(nn.Conv2d(s.in_channels, s.out_channels, s.kernel, s.stride, s.padding), s.relu)
+            for s in arch
         )
+        self.use_power_norm = power_norm
         self.power_norm: nn.Module = PowerNorm() if power_norm else nn.Identity()
         self.quantizer = SoftQuantizer(levels)
+        self.qat = qat
 
-    def latent(self, x: torch.Tensor) -> torch.Tensor:
-        """The continuous latent before quantization."""
-        return self.power_norm(self.compressor(self.head(x)))
+    @property
+    def latent_channels(self) -> int:
+        return self.arch[-1].out_channels
+
+    def load_head(self, head: nn.Sequential) -> None:
+        """Copy the base model's head convs into the first layers."""
+        convs = [m for m in head if isinstance(m, nn.Conv2d)]
+        for q, conv in zip(self.convs, convs, strict=False):
+            q.conv.load_state_dict(conv.state_dict())
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        return [p for q in self.convs[:SPLIT_LAYERS] for p in q.parameters()]
+
+    def compressor_parameters(self) -> list[nn.Parameter]:
+        return [p for q in self.convs[SPLIT_LAYERS:] for p in q.parameters()]
+
+    def int_head(self, latent_scale: float) -> int8.Head:
+        """The centers in the fixed-point domain of the integer head."""
+        c = self.quantizer.sorted_centers().detach().double()
+        unit = 1.0 if self.use_power_norm else 1.0 / latent_scale
+        ints = torch.round(c * unit * 2**self.FRAC_BITS).to(torch.int64).numpy()
+        for i in range(1, len(ints)):  # keep them strictly increasing after rounding
+            ints[i] = max(ints[i], ints[i - 1] + 1)
+        return int8.Head(ints.astype(np.int32), self.FRAC_BITS, self.use_power_norm, False)
+
+    def latent_int(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float, int]:
+        """The int8 path: (dequantized latent, int8 latent values, scale, zero point)."""
+        q = quantize_input(x)
+        h, scale, zp = (q - INPUT_ZERO_POINT) * INPUT_SCALE, INPUT_SCALE, INPUT_ZERO_POINT
+        for conv in self.convs:
+            h, q, scale, zp = conv(h, q, scale, zp)
+        return h, q, scale, zp
+
+    def int_symbols(self, q: torch.Tensor, zp: int, scale: float) -> torch.Tensor:
+        """Symbols (B, C, H, W) of int8 latents by the integer head (`int8.reference_head`)."""
+        head = self.int_head(scale)
+        nhwc = q.detach().cpu().to(torch.int64).permute(0, 2, 3, 1).numpy()
+        sym = np.stack([int8.reference_head(v, zp, head).reshape(v.shape) for v in nhwc])
+        return torch.from_numpy(sym).permute(0, 3, 1, 2).to(torch.int64).to(q.device)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(quantized values with the SQ gradient, symbols)."""
-        return self.quantizer(self.latent(x))
+        """(quantized latent values with the SQ gradient, symbols (B, C, H, W))."""
+        if not self.qat:
+            h = x
+            for conv in self.convs:
+                h = conv.conv(h)
+                h = F.relu(h) if conv.relu else h
+            return self.quantizer(self.power_norm(h))
+        h, q, scale, zp = self.latent_int(x)
+        return self.quantizer(self.power_norm(h), symbols=self.int_symbols(q, zp, scale))
 
 
 class BERAwareDecoder(nn.Module):
@@ -60,7 +120,8 @@ class BERAwareDecoder(nn.Module):
         ber_aware: bool = True,
     ) -> None:
         super().__init__()
-        self.inp = nn.Conv2d(latent_channels, width, 3, 1, 1)
+        self.ber_aware = ber_aware
+        self.inp = nn.Conv2d(latent_channels + int(ber_aware), width, 3, 1, 1)
         self.att1 = BERAttention(width, ber_aware=ber_aware)
         self.mid = nn.Conv2d(width, width, 3, 1, 1)
         self.att2 = BERAttention(width, ber_aware=ber_aware)
@@ -71,6 +132,9 @@ class BERAwareDecoder(nn.Module):
     def forward(
         self, values: torch.Tensor, ber: torch.Tensor, size: tuple[int, int]
     ) -> torch.Tensor:
+        if self.ber_aware:  # the BER also enters as a constant input plane
+            plane = ber_feature(ber.to(values.dtype)).view(-1, 1, 1, 1)
+            values = torch.cat([values, plane.expand(-1, 1, *values.shape[2:])], 1)
         h = self.att1(F.relu(self.inp(values)), ber)
         h = h + self.att2(F.relu(self.mid(h)), ber)
         h = self.att3(F.relu(self.up(h)), ber)
@@ -86,23 +150,39 @@ class SemanticNN(nn.Module):
         self,
         base: BaseClassifier,
         split_shape: tuple[int, int, int],
-        latent_channels: int = 3,
+        latent_channels: int | None = None,
         levels: int = 8,
         power_norm: bool = False,
         ber_aware: bool = True,
+        qat: bool = True,
     ) -> None:
         super().__init__()
         c = split_shape[0]
         self.split_shape = split_shape
-        self.encoder = SemanticEncoder(
-            copy.deepcopy(base.head), c, latent_channels, levels, power_norm
-        )
+        in_channels = next(m for m in base.head if isinstance(m, nn.Conv2d)).in_channels
+        self.encoder = SemanticEncoder(in_channels, latent_channels, levels, power_norm, qat)
+        self.encoder.load_head(base.head)
+        latent_channels = self.encoder.latent_channels
         self.decoder = BERAwareDecoder(latent_channels, c, ber_aware=ber_aware)
         self.tail = copy.deepcopy(base.tail)
 
     def decode(self, values: torch.Tensor, ber: torch.Tensor) -> torch.Tensor:
         """Received latent values -> reconstructed split features."""
         return self.decoder(values, ber, self.split_shape[1:])
+
+    def latent_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the symbols one image makes."""
+        _, h, w = self.split_shape
+        for spec in self.encoder.arch[SPLIT_LAYERS:]:
+            h = (h + 2 * spec.padding - spec.kernel) // spec.stride + 1
+            w = (w + 2 * spec.padding - spec.kernel) // spec.stride + 1
+        return self.encoder.latent_channels, h, w
+
+    def transmit(self, symbols: torch.Tensor, link: Channel, seed: int) -> torch.Tensor:
+        """(B, C, H, W) symbols through `link`, sent in NHWC order as the device emits them."""
+        nhwc = symbols.permute(0, 2, 3, 1).to(torch.uint8).cpu().numpy()
+        rx = transmit_symbols(nhwc, self.encoder.quantizer.bits, link, seed)
+        return torch.from_numpy(rx).permute(0, 3, 1, 2).to(torch.int64).to(symbols.device)
 
     def receive(self, sent: torch.Tensor, received: torch.Tensor) -> torch.Tensor:
         """Values of the received symbols, with the gradient of the sent ones (straight-through)."""
@@ -114,9 +194,7 @@ class SemanticNN(nn.Module):
         Returns (reconstructed split features, logits).
         """
         sent, symbols = self.encoder(x)
-        rx = transmit_symbols(
-            symbols.to(torch.uint8).cpu().numpy(), self.encoder.quantizer.bits, BSC(ber), seed
-        )
-        values = self.receive(sent, torch.from_numpy(rx).to(x.device))
+        rx = self.transmit(symbols, BSC(ber), seed)
+        values = self.receive(sent, rx)
         feats = self.decode(values, torch.full((x.shape[0],), ber, device=x.device))
         return feats, self.tail(feats)

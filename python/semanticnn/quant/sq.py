@@ -39,10 +39,16 @@ class SoftQuantizer(nn.Module):
     def dequantize(self, symbols: torch.Tensor) -> torch.Tensor:
         return self.sorted_centers()[symbols.long()]
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (hard values with the soft gradient, symbols)."""
+    def forward(
+        self, x: torch.Tensor, symbols: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (hard values with the soft gradient, symbols).
+
+        `symbols` overrides the float assignment (the int8 encoder computes its own).
+        """
         c = self.sorted_centers()
-        symbols = self.assign(x)
+        if symbols is None:
+            symbols = self.assign(x)
         hard = c[symbols]
         if not self.training:
             return hard, symbols

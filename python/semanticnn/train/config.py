@@ -13,7 +13,8 @@ from typing import Any
 class TrainConfig:
     dataset: str = "mnist5k"
     arch: str = "resnet"
-    latent_channels: int = 3
+    # Latent channels; 0 takes the last conv of `semanticnn.int8.default_architecture()`.
+    latent_channels: int = 0
     levels: int = 8
     power_norm: bool = False
     batch_size: int = 64
@@ -26,7 +27,7 @@ class TrainConfig:
     ber_max: float = 1e-1
     p_clean: float = 0.2
     # XAI: integrated-gradients steps, and the share of the stage-1 loss they weight.
-    ig_steps: int = 8
+    ig_steps: int = 4
     xai_weight: float = 0.5
     # Stage 2: CE + distill_alpha * T^2 * KL(teacher || student).
     distill_alpha: float = 0.5
@@ -43,7 +44,7 @@ class TrainConfig:
             )
         if not 0 <= self.p_clean <= 1:
             raise ValueError(f"p_clean must be in [0, 1], got {self.p_clean}")
-        for name in ("batch_size", "latent_channels", "levels"):
+        for name in ("batch_size", "levels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 

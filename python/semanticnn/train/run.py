@@ -55,7 +55,15 @@ def _build(cfg: TrainConfig, info: dict[str, Any]) -> tuple[BaseClassifier, dict
     base = build_base(cfg.arch, info["in_channels"], info["num_classes"])
     split = tuple(info["split_shape"])
     snns = {
-        v: SemanticNN(base, split, cfg.latent_channels, cfg.levels, cfg.power_norm, v == "aware")
+        v: SemanticNN(
+            base,
+            split,
+            cfg.latent_channels or None,
+            cfg.levels,
+            cfg.power_norm,
+            v == "aware",
+            cfg.qat,
+        )
         for v in VARIANTS
     }
     return base, snns
@@ -83,11 +91,10 @@ def _phase_params(stage: str, base: BaseClassifier, snn: SemanticNN | None) -> l
     if stage == "base":
         return list(base.parameters())
     assert snn is not None
-    if stage == "stage1":
-        mods: list[nn.Module] = [snn.encoder.compressor, snn.encoder.quantizer, snn.decoder]
-    else:
-        mods = [snn.encoder.compressor, snn.encoder.quantizer, snn.decoder, snn.tail]
-    return [p for m in mods for p in m.parameters()]
+    mods: list[nn.Module] = [snn.encoder.quantizer, snn.decoder]
+    if stage == "stage2":
+        mods.append(snn.tail)
+    return snn.encoder.compressor_parameters() + [p for m in mods for p in m.parameters()]
 
 
 def _epochs(stage: str, cfg: TrainConfig) -> int:
@@ -146,10 +153,10 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
         snn = None if stage == "base" else snns[variant]
         if stage == "stage1" and (pi > start_phase or start_epoch == 0):
             # A fresh stage 1 starts from the trained base model's head and tail.
-            snn.encoder.head.load_state_dict(base.head.state_dict())
+            snn.encoder.load_head(base.head)
             snn.tail.load_state_dict(base.tail.state_dict())
         if snn is not None:
-            for p in snn.encoder.head.parameters():
+            for p in snn.encoder.head_parameters():
                 p.requires_grad_(False)
         epochs = _epochs(stage, cfg)
         opt, sched = _optimizer(_phase_params(stage, base, snn), cfg, epochs)

@@ -11,6 +11,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use semanticnn_core::bits::BitsError;
 use semanticnn_core::channel::ChannelError as CoreChannelError;
+use semanticnn_core::nn::{LoadError, RunError};
 
 create_exception!(
     _core,
@@ -32,6 +33,13 @@ create_exception!(
     "A channel model refused its parameters (a probability outside [0, 1])."
 );
 
+create_exception!(
+    _core,
+    ModelError,
+    PyValueError,
+    "An int8 model file or model breaks docs/model-format.md (a ValueError)."
+);
+
 /// A core error that has a Python exception class.
 pub trait ToPyErr {
     fn to_py(self) -> PyErr;
@@ -46,6 +54,21 @@ impl ToPyErr for BitsError {
 impl ToPyErr for CoreChannelError {
     fn to_py(self) -> PyErr {
         ChannelError::new_err(self.to_string())
+    }
+}
+
+impl ToPyErr for LoadError {
+    fn to_py(self) -> PyErr {
+        match self {
+            LoadError::Io(e) => e.into(),
+            e => ModelError::new_err(e.to_string()),
+        }
+    }
+}
+
+impl ToPyErr for RunError {
+    fn to_py(self) -> PyErr {
+        PyValueError::new_err(self.to_string())
     }
 }
 
@@ -90,5 +113,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CodecError", py.get_type::<CodecError>())?;
     m.add("PackError", py.get_type::<PackError>())?;
     m.add("ChannelError", py.get_type::<ChannelError>())?;
+    m.add("ModelError", py.get_type::<ModelError>())?;
     Ok(())
 }

@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 
 mod bits;
 mod channel;
+mod encoder;
 mod error;
 
 #[pymodule]
@@ -12,5 +13,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(m)?;
     bits::register(m)?;
     channel::register(m)?;
+    encoder::register(m)?;
     Ok(())
 }

@@ -1,0 +1,201 @@
+"""CLI commands of the training side: `train`, `eval`, `export`, `demo`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from semanticnn.train.config import TrainConfig
+
+DEFAULT_RUN = Path("runs/mnist5k")
+
+
+def _config_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """One `--option` per TrainConfig field (booleans as --x/--no-x), default = the field's."""
+    for fld in reversed(dataclasses.fields(TrainConfig)):
+        name = "--" + fld.name.replace("_", "-")
+        default = fld.default
+        if isinstance(default, bool):
+            opt = click.option(
+                f"{name}/--no-{fld.name.replace('_', '-')}",
+                fld.name,
+                default=default,
+                show_default=True,
+            )
+        else:
+            opt = click.option(
+                name, fld.name, type=type(default), default=default, show_default=True
+            )
+        f = opt(f)
+    return f
+
+
+def _threads(n: int) -> None:
+    if n > 0:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def _config(kwargs: dict[str, Any]) -> TrainConfig:
+    try:
+        return TrainConfig(**{k: kwargs.pop(k) for k in list(kwargs) if k in _FIELDS})
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
+
+
+_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+_out = click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_RUN,
+    show_default=True,
+    help="Run folder.",
+)
+_threads_opt = click.option(
+    "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)."
+)
+
+
+@click.command("train")
+@_out
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@_threads_opt
+@_config_options
+def train(out: Path, resume: bool, threads: int, **kwargs: Any) -> None:
+    """Train the base model and SemanticNN (BER-aware and BER-blind) into --out.
+
+    Runs under `torchrun --nproc_per_node=N` with DistributedDataParallel too.
+    """
+    from semanticnn.train import train_run
+
+    _threads(threads)
+    cfg = _config(kwargs)
+    try:
+        path = train_run(cfg, out, resume=resume)
+    except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"trained: {path}")
+
+
+def _load(run_dir: Path) -> Any:
+    from semanticnn.train import load_run
+
+    try:
+        return load_run(run_dir)
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    bers = report["ber"]
+    head = f"{'system':34s}{'bytes':>7s} " + " ".join(f"{b:>7g}" for b in bers) + "      GE"
+    click.echo(head)
+    for s in report["systems"].values():
+        size = "-" if s["bytes_per_inference"] is None else str(s["bytes_per_inference"])
+        accs = " ".join(f"{100 * a:7.2f}" for a in s["accuracy"])
+        click.echo(f"{s['label']:34s}{size:>7s} {accs} {100 * s['accuracy_gilbert_elliott']:7.2f}")
+    ge = report["gilbert_elliott"]
+    click.echo(
+        f"(accuracy %, {report['test_samples']} test images x {report['repeats']} channel "
+        f"seeds; GE: Gilbert-Elliott, mean BER {ge['mean_ber']:.3g})"
+    )
+    for t in report["targets"]:
+        click.echo(f"  [{'met' if t['met'] else 'MISSED'}] {t['target']}: {t['value']}")
+
+
+def _evaluate(run_dir: Path, out: Path, repeats: int) -> dict[str, Any]:
+    from semanticnn.eval import evaluate_run, plot_report, write_report
+
+    report = evaluate_run(_load(run_dir), repeats=repeats)
+    write_report(report, out / "report.json")
+    plot_report(report, out / "report.png")
+    return report
+
+
+@click.command("eval")
+@click.argument("run_dir", type=click.Path(path_type=Path), default=DEFAULT_RUN)
+@click.option(
+    "--repeats",
+    type=click.IntRange(1),
+    default=3,
+    show_default=True,
+    help="Channel seeds per noisy point.",
+)
+@_threads_opt
+def evaluate(run_dir: Path, repeats: int, threads: int) -> None:
+    """Accuracy vs BER of the five systems; writes RUN_DIR/report.json and report.png."""
+    _threads(threads)
+    report = _evaluate(run_dir, run_dir, repeats)
+    _print_report(report)
+    click.echo(f"wrote {run_dir / 'report.json'} and {run_dir / 'report.png'}")
+
+
+def _export(run_dir: Path, path: Path) -> float:
+    import torch
+
+    from semanticnn.data import load_dataset
+    from semanticnn.export import check_export, export_encoder
+
+    run = _load(run_dir)
+    export_encoder(run.aware.encoder, tuple(run.info["input_shape"]), path)
+    test = load_dataset(run.config.dataset).test
+    check = check_export(run.aware.encoder, path, torch.from_numpy(test.x))
+    click.echo(
+        f"wrote {path}: the Rust int8 encoder reproduces {check.matching}/{check.values} "
+        f"fake-quant PyTorch symbols ({100 * check.fraction:.3f}%) on the test set"
+    )
+    if check.fraction < 0.999:
+        raise click.ClickException("export check failed: fewer than 99.9% of symbols match")
+    return check.fraction
+
+
+@click.command("export")
+@click.argument("run_dir", type=click.Path(path_type=Path), default=DEFAULT_RUN)
+@click.option(
+    "--out",
+    "path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model file (default RUN_DIR/encoder.safetensors).",
+)
+def export(run_dir: Path, path: Path | None) -> None:
+    """Write the int8 encoder model file and check the Rust encoder against PyTorch."""
+    _export(run_dir, path or run_dir / "encoder.safetensors")
+
+
+@click.command("demo")
+@_out
+@click.option("--repeats", type=click.IntRange(1), default=3, show_default=True)
+@_threads_opt
+def demo(out: Path, repeats: int, threads: int) -> None:
+    """Train (or reuse a finished run), evaluate, export: the README's main job."""
+    from semanticnn.train import train_run
+
+    _threads(threads)
+    t0 = time.perf_counter()
+    finished = (out / "model.pt").exists()
+    resume = finished or (out / "checkpoint.pt").exists()
+    click.echo(f"[demo] {'reusing' if finished else 'training'} the run in {out}")
+    try:
+        train_run(TrainConfig(), out, resume=resume)
+    except (FileExistsError, ValueError) as e:
+        raise click.ClickException(f"{e} (remove {out} to start afresh)") from e
+    t1 = time.perf_counter()
+    report = _evaluate(out, out, repeats)
+    t2 = time.perf_counter()
+    fraction = _export(out, out / "encoder.safetensors")
+    report["export_symbol_match"] = fraction
+    report["demo_seconds"] = {"train": t1 - t0, "eval": t2 - t1, "export": time.perf_counter() - t2}
+    from semanticnn.eval import write_report
+
+    write_report(report, out / "report.json")
+    _print_report(report)
+    click.echo(json.dumps({k: round(v, 1) for k, v in report["demo_seconds"].items()}))
+    click.echo(f"wrote {out / 'report.json'}, {out / 'report.png'}, {out / 'encoder.safetensors'}")

@@ -1,0 +1,77 @@
+"""Export the trained int8 encoder to a model file, and check the Rust encoder against it.
+
+The file (docs/model-format.md) is written by `semanticnn.int8.write_model` from the
+same integer tables the fake-quantized training forward uses (`QConv2d.integer_params`,
+`SemanticEncoder.int_head`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from semanticnn import int8
+from semanticnn.models.split import SemanticEncoder
+from semanticnn.quant.fakequant import INPUT_SCALE, INPUT_ZERO_POINT
+
+
+def encoder_layers(enc: SemanticEncoder) -> tuple[list[int8.Layer], int8.Head]:
+    """The encoder as `semanticnn.int8` layers (weights OHWI) and its integer head."""
+    layers: list[int8.Layer] = []
+    scale = INPUT_SCALE
+    for q, spec in zip(enc.convs, enc.arch, strict=True):
+        p = q.integer_params(scale)
+        layers.append(
+            int8.Conv2d(
+                np.ascontiguousarray(p.weight.transpose(0, 2, 3, 1)),
+                p.bias,
+                p.multiplier,
+                p.shift,
+                int8.Activation(p.zero_point, p.scale),
+                stride=(spec.stride, spec.stride),
+                padding=(spec.padding, spec.padding),
+                act_min=p.act_min,
+                act_max=p.act_max,
+            )
+        )
+        scale = p.scale
+    return layers, enc.int_head(scale)
+
+
+def export_encoder(enc: SemanticEncoder, input_shape_chw: tuple[int, int, int], path: Path) -> None:
+    """Write the int8 model file of `enc` for images of (C, H, W) `input_shape_chw`."""
+    if not enc.qat:
+        raise ValueError("only a QAT-trained encoder (qat=True) has integer tables to export")
+    c, h, w = input_shape_chw
+    layers, head = encoder_layers(enc)
+    int8.write_model(path, int8.Input((h, w, c), INPUT_ZERO_POINT, INPUT_SCALE), layers, head)
+
+
+def to_uint8_nhwc(x: torch.Tensor) -> np.ndarray:
+    """Images in [0, 1] (N, C, H, W) -> the uint8 (N, H, W, C) pixels the device sees."""
+    return torch.round(x * 255).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+@dataclass(frozen=True)
+class ExportCheck:
+    values: int
+    matching: int
+
+    @property
+    def fraction(self) -> float:
+        return self.matching / max(self.values, 1)
+
+
+@torch.no_grad()
+def check_export(enc: SemanticEncoder, path: Path, x: torch.Tensor) -> ExportCheck:
+    """Compare the Rust encoder's symbols on `x` with the fake-quant PyTorch symbols."""
+    enc.eval()
+    _, sym = enc(x)
+    torch_sym = sym.permute(0, 2, 3, 1).reshape(len(x), -1).to(torch.uint8).numpy()
+    rust_sym = int8.Encoder.load(path).encode(to_uint8_nhwc(x))
+    if rust_sym.shape != torch_sym.shape:
+        raise ValueError(f"symbol shapes differ: Rust {rust_sym.shape}, PyTorch {torch_sym.shape}")
+    return ExportCheck(torch_sym.size, int((rust_sym == torch_sym).sum()))

@@ -1,0 +1,77 @@
+"""`semanticnn receive`: frames from a real board over its serial port
+(pyserial), decoded on the edge with a trained run's BER-aware decoder.
+
+The board prints one record per line (`firmware-rs/src/log.rs`); each
+`FRAME ... hex=` line carries one frame: the image's symbols packed
+MSB-first (`semanticnn.bits`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from .. import bits
+from .build import FirmwareError
+from .emulate import parse_records
+
+if TYPE_CHECKING:
+    from ..models import SemanticNN
+
+
+class LineSource(Protocol):
+    def readline(self) -> bytes: ...
+
+
+def read_frames(
+    port: LineSource, *, count: int | None = None, timeout: float = 30.0
+) -> Iterator[bytes]:
+    """Yield the frames the board prints, until `DONE`, `count` frames, or
+    `timeout` seconds without a frame (FirmwareError); a `PANIC` or `ERROR`
+    line from the board is a FirmwareError carrying its message."""
+    got, last = 0, time.monotonic()
+    while count is None or got < count:
+        line = port.readline().decode("ascii", errors="replace")
+        if not line:
+            if time.monotonic() - last > timeout:
+                raise FirmwareError(f"no frame from the board for {timeout:.0f} s")
+            continue
+        for rec in parse_records(line):
+            if rec.tag in ("PANIC", "ERROR"):
+                raise FirmwareError(f"the board reported {rec.tag}: {line.strip()}")
+            if rec.tag == "DONE":
+                return
+            if rec.tag == "FRAME":
+                try:
+                    frame = bytes.fromhex(rec.fields.get("hex", ""))
+                except ValueError:
+                    raise FirmwareError(f"malformed FRAME line: {line.strip()[:80]}") from None
+                got, last = got + 1, time.monotonic()
+                yield frame
+
+
+def predict(model: SemanticNN, frames: list[bytes], ber: float = 0.0) -> list[int]:
+    """Class predictions for frames of `model`'s encoder: unpack the symbols
+    (NHWC, as the device sends them), dequantize, BER-aware decoder, tail."""
+    import torch
+
+    c, h, w = model.latent_shape()
+    nbits = model.encoder.quantizer.bits
+    need = bits.packed_len(c * h * w, nbits)
+    if not frames:
+        return []
+    for i, f in enumerate(frames):
+        if len(f) != need:
+            raise ValueError(
+                f"frames[{i}]: {len(f)} bytes, the model's frames have {need} "
+                f"({c * h * w} symbols of {nbits} bits); was the board built with this run's model?"
+            )
+    symbols = np.stack([bits.unpack(np.frombuffer(f, np.uint8), nbits, c * h * w) for f in frames])
+    nchw = torch.from_numpy(symbols.reshape(-1, h, w, c)).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        values = model.encoder.quantizer.dequantize(nchw)
+        feats = model.decode(values, torch.full((len(frames),), float(ber)))
+        return [int(k) for k in model.tail(feats).argmax(1)]

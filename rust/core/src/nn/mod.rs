@@ -1,0 +1,21 @@
+//! Integer-only encoder inference (int8 activations, TFLite/CMSIS-NN
+//! requantization), bit-exact with `semanticnn.int8.reference_encode`.
+//! Format and formulas: `docs/model-format.md`.
+
+mod conv;
+mod head;
+pub mod kernel;
+#[cfg(feature = "std")]
+pub mod load;
+mod model;
+mod ops;
+mod plan;
+pub mod requant;
+
+pub use head::isqrt;
+#[cfg(feature = "std")]
+pub use load::{LoadError, OwnedModel};
+pub use model::{
+    Add, Conv, Head, Layer, Model, ModelError, Op, Shape, Span, Window, MAX_ELEMENTS, MAX_LAYERS,
+};
+pub use plan::{Encoder, RunError};

@@ -1,0 +1,81 @@
+//! Bindings of `semanticnn_core::nn`: the int8 encoder.
+use std::path::PathBuf;
+
+use numpy::{PyReadonlyArray1, PyReadwriteArray1};
+use pyo3::prelude::*;
+use semanticnn_core::nn::{LoadError, OwnedModel};
+
+use crate::error::{detach, slice, slice_mut, ToPyErr};
+
+/// A loaded, validated `semanticnn-int8` model (docs/model-format.md).
+#[pyclass(frozen, module = "semanticnn._core")]
+pub struct Int8Encoder {
+    model: OwnedModel,
+}
+
+impl Int8Encoder {
+    fn encoder(&self) -> PyResult<semanticnn_core::nn::Encoder<'_>> {
+        self.model
+            .encoder()
+            .map_err(|e| LoadError::Model(e).to_py())
+    }
+}
+
+#[pymethods]
+impl Int8Encoder {
+    /// Reads and checks a model file.
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        detach(py, || OwnedModel::from_file(&path)).map(|model| Self { model })
+    }
+
+    /// Checks a model held in memory (the bytes of a model file).
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        detach(py, || OwnedModel::from_bytes(data)).map(|model| Self { model })
+    }
+
+    /// (H, W, C) of one uint8 input image.
+    #[getter]
+    fn input_shape(&self) -> (usize, usize, usize) {
+        let s = self.model.model().input;
+        (s.h, s.w, s.c)
+    }
+
+    /// Symbols per image.
+    #[getter]
+    fn num_symbols(&self) -> PyResult<usize> {
+        Ok(self.encoder()?.num_symbols())
+    }
+
+    /// Number of centers L (symbols are below L).
+    #[getter]
+    fn levels(&self) -> usize {
+        self.model.model().head.centers.len
+    }
+
+    /// Encodes the flat uint8 NHWC `images` into the flat `out` (N * num_symbols)
+    /// on `threads` threads (0 = all cores), without the GIL.
+    #[pyo3(signature = (images, out, threads=0))]
+    fn encode_into(
+        &self,
+        py: Python<'_>,
+        images: PyReadonlyArray1<'_, u8>,
+        mut out: PyReadwriteArray1<'_, u8>,
+        threads: usize,
+    ) -> PyResult<()> {
+        let images = slice(&images, "images")?;
+        let out = slice_mut(&mut out, "out")?;
+        let enc = self.encoder()?;
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            threads
+        };
+        detach(py, || enc.encode_batch(images, out, threads))
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Int8Encoder>()
+}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +14,20 @@ from semanticnn import firmware as fw
 from semanticnn import int8
 from semanticnn.cli import main
 from semanticnn.firmware.bench import SHAPES, run_bench
-from semanticnn.firmware.emulate import parse_records
+from semanticnn.firmware.emulate import image_stream, parse_records
+from semanticnn.firmware.frames import host_frames
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
 GOLDEN = VECTORS / "default.safetensors"
 
 
 @pytest.fixture(scope="module")
-def built() -> fw.Built:
-    return fw.build(fw.board("netduinoplus2"), model=GOLDEN)
+def built(tmp_path_factory: pytest.TempPathFactory) -> fw.Built:
+    b = fw.build(fw.board("netduinoplus2"), model=GOLDEN)
+    # Keep this image: later builds (other models) overwrite the build's ELF.
+    elf = tmp_path_factory.mktemp("fw") / "encoder.elf"
+    shutil.copyfile(b.elf, elf)
+    return dataclasses.replace(b, elf=elf)
 
 
 def test_build_reports_elf_and_fits_the_board(built: fw.Built) -> None:
@@ -80,6 +87,29 @@ def test_qemu_frames_are_byte_identical_to_host_encode(name: str, tmp_path: Path
     assert res.exit_code == 0, res.output
     assert device.read_bytes() == host.read_bytes()
     assert device.stat().st_size == sum(summary["frame_bytes"])
+
+
+def test_images_streamed_to_the_uart_give_the_host_frames(built: fw.Built) -> None:
+    images = np.load(VECTORS / "default_images.npy")[:3][::-1]  # not the baked order
+    run = fw.run_elf(built.elf, built.board, stream=image_stream(images))
+    uart = [bytes.fromhex(r.fields["hex"]) for r in run.of("FRAME") if r.fields["src"] == "uart"]
+    assert uart == host_frames(GOLDEN, np.ascontiguousarray(images))
+
+
+@pytest.mark.parametrize(
+    ("stream", "error"),
+    [
+        (b"GARBAGE!GARBAGE!", "bad magic"),
+        (b"SNNI\x07" + bytes(11), "stream version 7"),
+        (image_stream(np.zeros((1, 5, 5, 2), np.uint8)), "images are 5x5x2, the model takes"),
+    ],
+)
+def test_a_malformed_stream_header_is_reported_not_a_panic(
+    built: fw.Built, stream: bytes, error: str
+) -> None:
+    with pytest.raises(fw.FirmwareError, match=f"ERROR stream: {error}") as e:
+        fw.run_elf(built.elf, built.board, stream=stream)
+    assert "PANIC" not in str(e.value)
 
 
 def test_build_fails_clearly_when_the_model_does_not_fit(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -293,3 +295,11 @@ def test_encode_names_bad_images() -> None:
     with pytest.raises(ValueError, match=r"images must have shape \(N, 28, 28, 1\)"):
         enc.encode(np.zeros((1, 28, 28, 3), np.uint8))
     assert enc.encode(np.zeros((0, 28, 28, 1), np.uint8)).shape == (0, enc.num_symbols)
+
+
+def test_golden_vectors_match_their_script() -> None:
+    """The stored vectors are what `make_vectors.py` makes from today's code
+    (`default` follows `int8.default_architecture`: rerun it with --write when that changes)."""
+    res = subprocess.run([sys.executable, str(VECTORS / "make_vectors.py")],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr

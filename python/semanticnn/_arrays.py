@@ -60,3 +60,43 @@ def check_threads(threads: object) -> int:
     if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 0:
         raise ValueError(f"threads must be an int >= 0 (0 = all cores), got {threads!r}")
     return int(threads)
+
+
+def check_seed(seed: object) -> int:
+    """`seed` as an int in 0..2**64, or an error naming it."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**64:
+        raise ValueError(f"seed must be in 0..2**64, got {seed}")
+    return int(seed)
+
+
+def check_probability(name: str, value: object) -> float:
+    """`value` as a float in [0, 1], or an error naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a float, got {type(value).__name__}")
+    v = float(value)
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
+    return v
+
+
+def packed_buffer(name: str, buf: object) -> U8Array:
+    """`buf` as a contiguous 1-D uint8 array of packed bits (no value casts)."""
+    a = np.asarray(buf)
+    if a.dtype != np.uint8:
+        raise TypeError(f"{name} must be a uint8 array of packed bits, got dtype {a.dtype}")
+    if a.ndim != 1:
+        raise TypeError(f"{name} must be a 1-D array, got shape {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def target(buf: U8Array, out: np.ndarray | None) -> U8Array:
+    """Where an in-place model writes: a fresh copy of `buf`, `buf` itself
+    (`out is buf`), or `out` after copying `buf` into it."""
+    if out is None:
+        return buf.copy()
+    res = out_u8("out", out, buf.size)
+    if res is not buf:
+        np.copyto(res, buf)
+    return res

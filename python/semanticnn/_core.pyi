@@ -9,20 +9,27 @@ _U8 = npt.NDArray[np.uint8]
 
 __version__: str
 __all__ = [
+    "ChannelError",
     "CodecError",
     "Int8Encoder",
     "ModelError",
     "PackError",
     "__version__",
+    "ber_awgn",
+    "bsc_inplace",
+    "erasures_into",
+    "gilbert_elliott_inplace",
     "gray_decode_inplace",
     "gray_encode_inplace",
     "pack_into",
     "packed_len",
+    "truncated_len",
     "unpack_into",
 ]
 
 class CodecError(ValueError): ...
 class PackError(CodecError): ...
+class ChannelError(CodecError): ...
 class ModelError(ValueError): ...
 
 # bits
@@ -31,6 +38,21 @@ def unpack_into(packed: _U8, nbits: int, out: _U8, threads: int = 0) -> None: ..
 def packed_len(count: int, nbits: int) -> int: ...
 def gray_encode_inplace(symbols: _U8) -> None: ...
 def gray_decode_inplace(symbols: _U8) -> None: ...
+
+# channel
+def bsc_inplace(buf: _U8, ber: float, seed: int, threads: int = 0) -> None: ...
+def gilbert_elliott_inplace(
+    buf: _U8,
+    p_gb: float,
+    p_bg: float,
+    ber_good: float,
+    ber_bad: float,
+    seed: int,
+    threads: int = 0,
+) -> None: ...
+def ber_awgn(snr_db: float, modulation: str) -> float: ...
+def erasures_into(out: npt.NDArray[np.bool_], p_loss: float, seed: int) -> None: ...
+def truncated_len(length: int, p_cut: float, seed: int, index: int) -> int: ...
 
 # int8 encoder (semanticnn.int8.Encoder wraps it)
 @final

@@ -1,13 +1,16 @@
 //! The device half of SemanticNN: encode the baked-in test images with the
 //! int8 encoder, pack the symbols (MSB-first, `SYMBOL_BITS` each) and emit,
 //! per image, the packed frame and the instruction (QEMU) or cycle (hardware)
-//! count of the inference.
+//! count of the inference. Then it prints `READY` and encodes the images
+//! streamed to its UART (`semanticnn_core::stream` headers), until an end
+//! header; a malformed header is reported (`ERROR stream: ...`) and ends the
+//! program, it never panics.
 #![no_std]
 #![no_main]
 
 use core::ptr::addr_of_mut;
 
-use semanticnn_core::{bits, nn::Encoder};
+use semanticnn_core::{bits, nn::Encoder, stream};
 use semanticnn_firmware::{board, outln, stack};
 
 #[allow(dead_code)]
@@ -22,6 +25,41 @@ static mut WORK: [i16; WORK_LEN] = [0; WORK_LEN];
 static mut SYMBOLS: [u8; NUM_SYMBOLS] = [0; NUM_SYMBOLS];
 const FRAME_LEN: usize = bits::packed_len(NUM_SYMBOLS, SYMBOL_BITS as u8);
 static mut FRAME: [u8; FRAME_LEN] = [0; FRAME_LEN];
+static mut INPUT: [u8; INPUT_LEN] = [0; INPUT_LEN];
+
+/// The buffers of one inference.
+struct Buffers {
+    arena: &'static mut [i8],
+    work: &'static mut [i16],
+    symbols: &'static mut [u8],
+    frame: &'static mut [u8],
+}
+
+/// Encode one image, pack its symbols and print its `FRAME` record;
+/// an error is reported and ends the program.
+fn emit(encoder: &Encoder<'_>, b: &mut Buffers, src: &str, i: usize, image: &[u8]) {
+    let t0 = board::counter::now();
+    let done = encoder.encode(image, b.arena, b.work, b.symbols);
+    let t1 = board::counter::now();
+    if let Err(e) = done {
+        outln!("ERROR image {} {}: {}", src, i, e);
+        board::exit(false)
+    }
+    let len = match bits::pack(b.symbols, SYMBOL_BITS as u8, b.frame) {
+        Ok(len) => len,
+        Err(e) => {
+            outln!("ERROR frame {} {}: {}", src, i, e);
+            board::exit(false)
+        }
+    };
+    let mut out = semanticnn_firmware::log::Out::new();
+    let _ = core::fmt::Write::write_fmt(
+        &mut out,
+        format_args!("FRAME src={} i={} ticks={} hex=", src, i, t1 - t0),
+    );
+    out.hex(&b.frame[..len]);
+    out.bytes(b"\n");
+}
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
@@ -30,12 +68,15 @@ fn main() -> ! {
     semanticnn_firmware::banner();
     semanticnn_firmware::calibrate();
     // SAFETY: `main` runs once and is the only user of these buffers.
-    let (arena, work, symbols, frame) = unsafe {
+    let (mut b, input) = unsafe {
         (
-            &mut *addr_of_mut!(ARENA),
-            &mut *addr_of_mut!(WORK),
-            &mut *addr_of_mut!(SYMBOLS),
-            &mut *addr_of_mut!(FRAME),
+            Buffers {
+                arena: &mut *addr_of_mut!(ARENA),
+                work: &mut *addr_of_mut!(WORK),
+                symbols: &mut *addr_of_mut!(SYMBOLS),
+                frame: &mut *addr_of_mut!(FRAME),
+            },
+            &mut *addr_of_mut!(INPUT),
         )
     };
     let encoder = match Encoder::new(MODEL) {
@@ -55,27 +96,27 @@ fn main() -> ! {
         2 * WORK_LEN
     );
     for (i, image) in IMAGES.chunks_exact(INPUT_LEN).enumerate() {
-        let t0 = board::counter::now();
-        let done = encoder.encode(image, arena, work, symbols);
-        let t1 = board::counter::now();
-        if let Err(e) = done {
-            outln!("ERROR image {}: {}", i, e);
-            board::exit(false)
-        }
-        let len = match bits::pack(symbols, SYMBOL_BITS as u8, frame) {
-            Ok(len) => len,
+        emit(&encoder, &mut b, "baked", i, image);
+    }
+    outln!("READY");
+    let shape = [MODEL.input.h, MODEL.input.w, MODEL.input.c];
+    let mut i = 0;
+    loop {
+        let mut header = [0u8; stream::HEADER_LEN];
+        board::read(&mut header);
+        let count = match stream::parse_header(&header, shape) {
+            Ok(h) if h.count == 0 => break,
+            Ok(h) => h.count,
             Err(e) => {
-                outln!("ERROR frame {}: {}", i, e);
+                outln!("ERROR stream: {}", e);
                 board::exit(false)
             }
         };
-        let mut out = semanticnn_firmware::log::Out::new();
-        let _ = core::fmt::Write::write_fmt(
-            &mut out,
-            format_args!("FRAME i={} ticks={} hex=", i, t1 - t0),
-        );
-        out.hex(&frame[..len]);
-        out.bytes(b"\n");
+        for _ in 0..count {
+            board::read(input);
+            emit(&encoder, &mut b, "uart", i, input);
+            i += 1;
+        }
     }
     outln!("STACK peak={}", stack::peak());
     outln!("DONE");

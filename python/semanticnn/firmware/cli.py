@@ -11,7 +11,7 @@ import numpy as np
 from ..fsutil import write_atomic
 from .boards import BOARDS, board
 from .build import Built, FirmwareError, build
-from .emulate import EMULATE_TIMEOUT_S, run_elf
+from .emulate import EMULATE_TIMEOUT_S, image_stream, run_elf
 from .flash import flash as flash_elf
 from .frames import default_model, host_frames
 
@@ -75,22 +75,33 @@ def build_cmd(board_name: str, model: Path | None, images: Path | None) -> None:
     required=True,
     help="Where to write the emitted wire frames, back to back.",
 )
+@click.option(
+    "--input",
+    "stream_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="uint8 (N, H, W, C) .npy streamed to the firmware's UART; its frames are "
+    "written instead of the baked images'.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--timeout", type=float, default=EMULATE_TIMEOUT_S, show_default=True,
               help="Seconds before a hung firmware is stopped.")  # fmt: skip
 def emulate(
-    board_name: str, model: Path | None, images: Path | None, out: Path, as_json: bool,
-    timeout: float,
+    board_name: str, model: Path | None, images: Path | None, out: Path,
+    stream_path: Path | None, as_json: bool, timeout: float,
 ) -> None:  # fmt: skip
     """Run the encoder firmware in qemu-system-arm; write the frames it emits."""
     built = _build(board_name, model, images)
     try:
-        run = run_elf(built.elf, built.board, timeout=timeout)
-        frames = [bytes.fromhex(r.fields.get("hex", "")) for r in run.of("FRAME")]
-        instructions = [run.instructions(r.int("ticks")) for r in run.of("FRAME")]
+        streamed = np.load(stream_path, allow_pickle=False) if stream_path else None
+        run = run_elf(built.elf, built.board, timeout=timeout, stream=image_stream(streamed))
+        src = "uart" if stream_path else "baked"
+        records = [r for r in run.of("FRAME") if r.fields.get("src") == src]
+        frames = [bytes.fromhex(r.fields.get("hex", "")) for r in records]
+        instructions = [run.instructions(r.int("ticks")) for r in records]
         macs = run.of("MODEL")[0].int("macs") if run.of("MODEL") else 0
         stack = run.of("STACK")[0].int("peak") if run.of("STACK") else None
-    except (FirmwareError, ValueError) as e:
+    except (FirmwareError, OSError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     write_bytes_atomic(out, b"".join(frames))
     mean = sum(instructions) / len(instructions) if instructions else 0.0

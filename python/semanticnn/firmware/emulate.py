@@ -2,20 +2,28 @@
 
 The firmware writes one record per line, `TAG key=value ...` (see
 `firmware-rs/src/log.rs`): `CALIB` (the counter's ticks for a loop of known
-instruction count), `MODEL`, `FRAME`, `STACK` (peak stack bytes), `DONE`, and `PANIC` on a panic.
+instruction count), `MODEL`, `FRAME`, `READY` (the UART listens), `STACK`
+(peak stack bytes), `DONE`, `ERROR` (bad input, reported) and `PANIC` on a panic.
 """
 
 from __future__ import annotations
 
+import os
+import selectors
 import shutil
+import struct
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from .boards import Board
 from .build import FirmwareError
 
 EMULATE_TIMEOUT_S = 120.0
+STREAM_MAGIC = b"SNNI"  # rust/core/src/stream.rs
 
 
 @dataclass(frozen=True)
@@ -32,13 +40,13 @@ class Record:
 
 def parse_records(text: str) -> list[Record]:
     """`TAG k=v k=v` lines; lines that do not start with an upper-case tag are
-    ignored. A `PANIC` line keeps its message whole under `message`."""
+    ignored. A `PANIC` or `ERROR` line keeps its message whole under `message`."""
     records = []
     for line in text.splitlines():
         tag, _, rest = line.strip().partition(" ")
         if not tag.isupper():
             continue
-        if tag == "PANIC":
+        if tag in ("PANIC", "ERROR"):
             records.append(Record(tag, {"message": rest}))
             continue
         fields = dict(kv.partition("=")[::2] for kv in rest.split())
@@ -73,7 +81,8 @@ def qemu_command(elf: Path, board: Board) -> list[str]:
     if qemu is None:
         raise FirmwareError("qemu-system-arm not found on PATH (scripts/setup.sh installs it)")
     return [
-        qemu, "-M", board.qemu_machine, "-nographic", "-monitor", "none", "-serial", "none",
+        # USART1 reads QEMU's stdin: the image stream (`image_stream`).
+        qemu, "-M", board.qemu_machine, "-nographic", "-monitor", "none", "-serial", "stdio",
         "-semihosting-config", "enable=on,target=native",
         # Virtual time advances 1 ns per instruction: SysTick counts instructions.
         "-icount", "shift=0",
@@ -81,28 +90,77 @@ def qemu_command(elf: Path, board: Board) -> list[str]:
     ]  # fmt: skip
 
 
-def run_elf(elf: Path, board: Board, *, timeout: float = EMULATE_TIMEOUT_S) -> Run:
+def image_stream(images: np.ndarray | None) -> bytes:
+    """The bytes to send to the firmware's UART: `images` (uint8 N x H x W x C)
+    under stream headers (`semanticnn_core::stream`), then the end header."""
+    out = bytearray()
+    if images is not None and len(images):
+        if images.dtype != np.uint8 or images.ndim != 4:
+            raise ValueError(
+                f"images must be uint8 (N, H, W, C), got {images.dtype} {images.shape}"
+            )
+        _, h, w, c = images.shape
+        if c > 255 or h > 0xFFFF or w > 0xFFFF:
+            raise ValueError(f"images: shape {images.shape} does not fit a stream header")
+        for start in range(0, len(images), 0xFFFF):
+            chunk = np.ascontiguousarray(images[start : start + 0xFFFF])
+            out += struct.pack("<4sBBHHH", STREAM_MAGIC, 1, c, h, w, len(chunk))
+            out += chunk.tobytes()
+    return bytes(out + struct.pack("<4sBBHHH", STREAM_MAGIC, 1, 0, 0, 0, 0))
+
+
+def run_elf(
+    elf: Path, board: Board, *, timeout: float = EMULATE_TIMEOUT_S, stream: bytes | None = None
+) -> Run:
     """Run `elf` in QEMU until the firmware exits; raise FirmwareError with the
-    firmware's last words when it panics, fails or hangs past `timeout`."""
+    firmware's last words when it panics, fails or hangs past `timeout`.
+    `stream` (default: just the end header) goes to the firmware's UART once it
+    prints `READY`."""
     cmd = qemu_command(elf, board)
+    stream = image_stream(None) if stream is None else stream
+    deadline = time.monotonic() + timeout
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    head = b""
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        # Send the stream only once the UART is listening (QEMU drops bytes
+        # that reach a disabled USART).
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
+            while b"\nREADY" not in head:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise subprocess.TimeoutExpired(cmd, timeout)
+                if not sel.select(left):
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 1 << 16)  # type: ignore[union-attr]
+                if not chunk:
+                    break
+                head += chunk
+        rest, err = proc.communicate(input=stream, timeout=max(deadline - time.monotonic(), 0.001))
     except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout or ""
+        proc.kill()
+        rest, _ = proc.communicate()
+        out = (head + (rest or b"")).decode(errors="replace")
         raise FirmwareError(
             f"firmware did not finish within {timeout:.0f} s in QEMU (hung?); last output:\n"
             + _tail(out)
-        ) from None
-    records = parse_records(proc.stdout)
+        ) from e
+    stdout = (head + rest).decode(errors="replace")
+    proc_stdout, proc_stderr = stdout, err.decode(errors="replace")
+    records = parse_records(proc_stdout)
     panics = [r for r in records if r.tag == "PANIC"]
     if panics:
         raise FirmwareError(f"firmware panicked: {panics[0].fields['message']}")
+    errors = [r for r in records if r.tag == "ERROR"]
+    if errors:
+        raise FirmwareError(f"firmware reported ERROR {errors[0].fields['message']}")
     if proc.returncode != 0 or not any(r.tag == "DONE" for r in records):
         raise FirmwareError(
             f"firmware failed in QEMU (exit status {proc.returncode}):\n"
-            + _tail(proc.stdout + proc.stderr)
+            + _tail(proc_stdout + proc_stderr)
         )
-    run = Run(records, stdout=proc.stdout)
+    run = Run(records, stdout=proc_stdout)
     calib = run.of("CALIB")
     if calib:
         run.ticks_per_instruction = calib[0].int("ticks") / calib[0].int("instructions")

@@ -3,6 +3,8 @@
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 
 pub mod bits;
+pub mod channel;
 pub mod nn;
 #[cfg(feature = "std")]
 pub mod par;
+pub mod stream;

@@ -10,6 +10,7 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use semanticnn_core::bits::BitsError;
+use semanticnn_core::channel::ChannelError as CoreChannelError;
 use semanticnn_core::nn::{LoadError, RunError};
 
 create_exception!(
@@ -27,6 +28,13 @@ create_exception!(
 
 create_exception!(
     _core,
+    ChannelError,
+    CodecError,
+    "A channel model refused its parameters (a probability outside [0, 1])."
+);
+
+create_exception!(
+    _core,
     ModelError,
     PyValueError,
     "An int8 model file or model breaks docs/model-format.md (a ValueError)."
@@ -40,6 +48,12 @@ pub trait ToPyErr {
 impl ToPyErr for BitsError {
     fn to_py(self) -> PyErr {
         PackError::new_err(self.to_string())
+    }
+}
+
+impl ToPyErr for CoreChannelError {
+    fn to_py(self) -> PyErr {
+        ChannelError::new_err(self.to_string())
     }
 }
 
@@ -98,6 +112,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("CodecError", py.get_type::<CodecError>())?;
     m.add("PackError", py.get_type::<PackError>())?;
+    m.add("ChannelError", py.get_type::<ChannelError>())?;
     m.add("ModelError", py.get_type::<ModelError>())?;
     Ok(())
 }

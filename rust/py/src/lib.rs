@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 mod bits;
+mod channel;
 mod encoder;
 mod error;
 
@@ -11,6 +12,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     error::register(m)?;
     bits::register(m)?;
+    channel::register(m)?;
     encoder::register(m)?;
     Ok(())
 }

@@ -1,0 +1,121 @@
+"""Channel models on packed uint8 buffers (bits as sent on the air).
+
+All models are seeded and reproducible on every machine and for every
+thread count: buffers are processed in fixed 64 KiB chunks, each drawing
+from its own xoshiro256++ stream derived from (seed, chunk index).
+
+`out=None` returns a damaged copy; `out=buf` damages `buf` in place; any
+other `out` (uint8, same size, C-contiguous) receives the damaged copy.
+`threads=0` uses all cores; the result is the same for any value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from semanticnn import _core
+from semanticnn._arrays import (
+    U8Array,
+    check_probability,
+    check_seed,
+    check_threads,
+    packed_buffer,
+    target,
+)
+
+ChannelError = _core.ChannelError
+
+__all__ = [
+    "ChannelError",
+    "ber_awgn",
+    "bsc",
+    "erasure",
+    "gilbert_elliott",
+    "gilbert_elliott_mean_ber",
+    "truncate",
+]
+
+
+def bsc(
+    buf: np.ndarray, ber: float, *, seed: int, out: np.ndarray | None = None, threads: int = 0
+) -> U8Array:
+    """Binary symmetric channel: each bit flips independently with probability `ber`.
+
+    Cost grows with the number of flips at low BER (geometric gaps) and stays
+    bounded at high BER (64-bit Bernoulli masks).
+    """
+    src = packed_buffer("buf", buf)
+    ber = check_probability("ber", ber)
+    seed = check_seed(seed)
+    res = target(src, out)
+    _core.bsc_inplace(res, ber, seed, check_threads(threads))
+    return res
+
+
+def gilbert_elliott(
+    buf: np.ndarray,
+    *,
+    p_gb: float,
+    p_bg: float,
+    ber_good: float,
+    ber_bad: float,
+    seed: int,
+    out: np.ndarray | None = None,
+    threads: int = 0,
+) -> U8Array:
+    """Gilbert-Elliott burst channel: a two-state Markov chain advanced once per bit.
+
+    `p_gb` = P(good→bad), `p_bg` = P(bad→good); bits flip with `ber_good` /
+    `ber_bad` in each state; the first state is drawn from the stationary
+    distribution, so the mean BER is `gilbert_elliott_mean_ber(...)`.
+    """
+    src = packed_buffer("buf", buf)
+    probs = [
+        check_probability(n, v)
+        for n, v in (("p_gb", p_gb), ("p_bg", p_bg), ("ber_good", ber_good), ("ber_bad", ber_bad))
+    ]
+    seed = check_seed(seed)
+    res = target(src, out)
+    _core.gilbert_elliott_inplace(res, *probs, seed, check_threads(threads))
+    return res
+
+
+def gilbert_elliott_mean_ber(p_gb: float, p_bg: float, ber_good: float, ber_bad: float) -> float:
+    """Mean BER of the Gilbert-Elliott channel: `(p_bg*ber_good + p_gb*ber_bad) / (p_gb + p_bg)`."""
+    total = p_gb + p_bg
+    if total == 0:
+        return ber_good  # the chain never leaves its first (good) state
+    return (p_bg * ber_good + p_gb * ber_bad) / total
+
+
+def ber_awgn(snr_db: float, modulation: str = "bpsk") -> float:
+    """BER of coherent BPSK or Gray-mapped QPSK over AWGN at `snr_db` dB (Es/N0).
+
+    BPSK: erfc(sqrt(Es/N0)) / 2; QPSK: erfc(sqrt(Es/N0 / 2)) / 2.
+    """
+    if not isinstance(modulation, str):
+        raise TypeError(f"modulation must be a str, got {type(modulation).__name__}")
+    return float(_core.ber_awgn(float(snr_db), modulation))
+
+
+def erasure(count: int, p_loss: float, *, seed: int) -> npt.NDArray[np.bool_]:
+    """Which of `count` packets are lost (True), each independently with `p_loss`.
+
+    Packet i's fate depends only on (seed, i), not on `count`.
+    """
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    lost = np.zeros(count, dtype=np.bool_)
+    _core.erasures_into(lost, check_probability("p_loss", p_loss), check_seed(seed))
+    return lost
+
+
+def truncate(packet: np.ndarray, p_cut: float, *, seed: int, index: int = 0) -> U8Array:
+    """Packet `index` as received: with probability `p_cut` cut short at a
+    uniform length in 0..len-1, else whole. Returns a copy."""
+    src = packed_buffer("packet", packet)
+    if index < 0:
+        raise ValueError(f"index must be >= 0, got {index}")
+    n = _core.truncated_len(src.size, check_probability("p_cut", p_cut), check_seed(seed), index)
+    return src[:n].copy()

@@ -1,0 +1,120 @@
+//! Binary symmetric channel: i.i.d. bit flips with probability p.
+//!
+//! Two samplers, chosen by p: below [`SLICED_FROM`] the gaps between flips
+//! are drawn from a geometric distribution, so the cost grows with the number
+//! of flips, not of bits; from there on, 64-bit Bernoulli masks
+//! ([`BernoulliWord`]) are XORed word by word.
+use super::rng::{BernoulliWord, ChannelRng, Geometric, Purpose, Streams, CHUNK_BYTES};
+use super::{check_probability, ChannelError};
+
+/// BER from which the bit-sliced sampler beats geometric gaps.
+pub const SLICED_FROM: f64 = 1.0 / 64.0;
+
+/// Flips bit `pos` of a packed buffer (MSB-first, as in the packing contract).
+#[inline]
+pub(crate) fn flip_bit(buf: &mut [u8], pos: u64) {
+    if let Some(b) = buf.get_mut((pos / 8) as usize) {
+        *b ^= 0x80 >> (pos % 8);
+    }
+}
+
+/// The flips of one BER, prepared once and applied to bit ranges.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flipper {
+    ber: f64,
+    gaps: Geometric,
+    words: BernoulliWord,
+}
+
+impl Flipper {
+    pub(crate) fn new(ber: f64) -> Self {
+        Flipper {
+            ber,
+            gaps: Geometric::new(ber),
+            words: BernoulliWord::new(ber),
+        }
+    }
+
+    /// Flips each bit of `buf` in `start..end` (bit positions) with
+    /// probability `ber`, i.i.d.
+    pub(crate) fn flip_range(&self, buf: &mut [u8], start: u64, end: u64, rng: &mut ChannelRng) {
+        if self.ber <= 0.0 || start >= end {
+            return;
+        }
+        let first_byte = start.div_ceil(8);
+        let last_byte = end / 8;
+        if self.ber < SLICED_FROM || last_byte <= first_byte + 8 {
+            self.flip_gaps(buf, start, end, rng);
+            return;
+        }
+        // Partial bytes at both ends by gaps, whole bytes by masks.
+        self.flip_gaps(buf, start, first_byte * 8, rng);
+        if let Some(bytes) = buf.get_mut(first_byte as usize..last_byte as usize) {
+            self.flip_bytes(bytes, rng);
+        }
+        self.flip_gaps(buf, last_byte * 8, end, rng);
+    }
+
+    fn flip_gaps(&self, buf: &mut [u8], start: u64, end: u64, rng: &mut ChannelRng) {
+        let mut pos = start;
+        loop {
+            pos = pos.saturating_add(self.gaps.sample(rng));
+            if pos >= end {
+                return;
+            }
+            flip_bit(buf, pos);
+            pos += 1;
+        }
+    }
+
+    fn flip_bytes(&self, bytes: &mut [u8], rng: &mut ChannelRng) {
+        let (words, tail) = bytes.as_chunks_mut::<8>();
+        for w in words {
+            *w = (u64::from_ne_bytes(*w) ^ self.words.sample(rng)).to_ne_bytes();
+        }
+        if !tail.is_empty() {
+            let mask = self.words.sample(rng).to_ne_bytes();
+            tail.iter_mut().zip(mask).for_each(|(b, m)| *b ^= m);
+        }
+    }
+}
+
+/// BSC over `buf`, whose first byte is at chunk `first_chunk` of the whole
+/// buffer (`buf` must start on a chunk boundary). Chunk `c` draws from
+/// flip stream `c` of `seed`.
+pub fn bsc_chunks(
+    buf: &mut [u8],
+    first_chunk: usize,
+    ber: f64,
+    seed: u64,
+) -> Result<(), ChannelError> {
+    check_probability("ber", ber)?;
+    let flipper = Flipper::new(ber);
+    let streams = Streams::new(seed, Purpose::Flips, first_chunk as u64);
+    for (chunk, mut rng) in buf.chunks_mut(CHUNK_BYTES).zip(streams) {
+        flipper.flip_range(chunk, 0, chunk.len() as u64 * 8, &mut rng);
+    }
+    Ok(())
+}
+
+/// Binary symmetric channel in place: every bit of `buf` flips with
+/// probability `ber`, independently. Reproducible for a given `seed`.
+pub fn bsc(buf: &mut [u8], ber: f64, seed: u64) -> Result<(), ChannelError> {
+    bsc_chunks(buf, 0, ber, seed)
+}
+
+/// [`bsc`] split over `threads` threads, with the same result for any count.
+#[cfg(feature = "std")]
+pub fn bsc_threads(
+    buf: &mut [u8],
+    ber: f64,
+    seed: u64,
+    threads: usize,
+) -> Result<(), ChannelError> {
+    check_probability("ber", ber)?;
+    crate::par::split_mut(buf, CHUNK_BYTES, threads, |first, piece| {
+        // The probability was checked above, so this cannot fail.
+        let _ = bsc_chunks(piece, first, ber, seed);
+    });
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! Gilbert–Elliott burst channel (contract in DESIGN.md).
+//!
+//! A two-state Markov chain advanced once per bit: `p_gb` = P(good→bad),
+//! `p_bg` = P(bad→good); bits flip with `ber_good`/`ber_bad` in each state;
+//! the first state is drawn from the stationary distribution, so the mean
+//! BER is `(p_bg·ber_good + p_gb·ber_bad) / (p_gb + p_bg)`. (With
+//! `p_gb = p_bg = 0` the chain never moves and starts in the good state.)
+//!
+//! The chain is simulated by its sojourns (geometric lengths), on one
+//! sequential stream for the whole buffer; the flips inside each chunk use
+//! that chunk's own flip stream. Splitting over threads replays the sojourns
+//! to each chunk boundary first, so the result is the same for any count.
+use super::bsc::Flipper;
+use super::rng::{stream, uniform_open0, ChannelRng, Geometric, Purpose, Streams, CHUNK_BYTES};
+use super::{check_probability, ChannelError};
+
+/// Parameters of the Gilbert–Elliott channel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GilbertElliott {
+    pub p_gb: f64,
+    pub p_bg: f64,
+    pub ber_good: f64,
+    pub ber_bad: f64,
+}
+
+impl GilbertElliott {
+    /// Checks every parameter is a probability.
+    pub fn check(&self) -> Result<(), ChannelError> {
+        check_probability("p_gb", self.p_gb)?;
+        check_probability("p_bg", self.p_bg)?;
+        check_probability("ber_good", self.ber_good)?;
+        check_probability("ber_bad", self.ber_bad)?;
+        Ok(())
+    }
+
+    /// Long-run fraction of bits in the bad state.
+    pub fn stationary_bad(&self) -> f64 {
+        let total = self.p_gb + self.p_bg;
+        if total > 0.0 {
+            self.p_gb / total
+        } else {
+            0.0
+        }
+    }
+
+    /// Mean BER of the channel.
+    pub fn mean_ber(&self) -> f64 {
+        let bad = self.stationary_bad();
+        (1.0 - bad) * self.ber_good + bad * self.ber_bad
+    }
+}
+
+/// Where the state chain is: its state, the bits left in this sojourn, and
+/// its random stream. Cloning it snapshots the chain.
+#[derive(Debug, Clone)]
+struct Chain {
+    bad: bool,
+    left: u64,
+    rng: ChannelRng,
+    leave_good: Geometric,
+    leave_bad: Geometric,
+}
+
+impl Chain {
+    fn new(params: &GilbertElliott, seed: u64) -> Self {
+        let mut rng = stream(seed, Purpose::States, 0);
+        // 1 - U is uniform in [0, 1): bad with probability exactly π_bad.
+        let bad = 1.0 - uniform_open0(&mut rng) < params.stationary_bad();
+        let mut chain = Chain {
+            bad,
+            left: 0,
+            rng,
+            leave_good: Geometric::new(params.p_gb),
+            leave_bad: Geometric::new(params.p_bg),
+        };
+        chain.left = chain.sojourn();
+        chain
+    }
+
+    /// Length of a sojourn in the current state (≥ 1 bit; memoryless, so the
+    /// first one is drawn the same way).
+    fn sojourn(&mut self) -> u64 {
+        let leave = if self.bad {
+            &self.leave_bad
+        } else {
+            &self.leave_good
+        };
+        leave.sample(&mut self.rng).saturating_add(1)
+    }
+
+    /// Walks `bits` bits, calling `segment(start, end, bad)` for each run of
+    /// one state.
+    fn walk(&mut self, bits: u64, mut segment: impl FnMut(u64, u64, bool)) {
+        let mut pos = 0;
+        while pos < bits {
+            let len = self.left.min(bits - pos);
+            segment(pos, pos + len, self.bad);
+            pos += len;
+            self.left -= len;
+            if self.left == 0 {
+                self.bad = !self.bad;
+                self.left = self.sojourn();
+            }
+        }
+    }
+}
+
+/// Applies the channel to consecutive chunks of `buf` starting at chunk
+/// `first_chunk`, advancing `chain` through them.
+fn run_chunks(
+    buf: &mut [u8],
+    first_chunk: usize,
+    params: &GilbertElliott,
+    seed: u64,
+    chain: &mut Chain,
+) {
+    let good = Flipper::new(params.ber_good);
+    let bad = Flipper::new(params.ber_bad);
+    let streams = Streams::new(seed, Purpose::Flips, first_chunk as u64);
+    for (chunk, mut rng) in buf.chunks_mut(CHUNK_BYTES).zip(streams) {
+        chain.walk(chunk.len() as u64 * 8, |start, end, is_bad| {
+            let f = if is_bad { &bad } else { &good };
+            f.flip_range(chunk, start, end, &mut rng);
+        });
+    }
+}
+
+/// Gilbert–Elliott channel in place on `buf`, reproducible for `seed`.
+pub fn gilbert_elliott(
+    buf: &mut [u8],
+    params: &GilbertElliott,
+    seed: u64,
+) -> Result<(), ChannelError> {
+    params.check()?;
+    let mut chain = Chain::new(params, seed);
+    run_chunks(buf, 0, params, seed, &mut chain);
+    Ok(())
+}
+
+/// [`gilbert_elliott`] split over `threads` threads, same result for any count.
+#[cfg(feature = "std")]
+pub fn gilbert_elliott_threads(
+    buf: &mut [u8],
+    params: &GilbertElliott,
+    seed: u64,
+    threads: usize,
+) -> Result<(), ChannelError> {
+    params.check()?;
+    let mut chain = Chain::new(params, seed);
+    if threads <= 1 {
+        run_chunks(buf, 0, params, seed, &mut chain);
+        return Ok(());
+    }
+    // Snapshot the chain at every chunk boundary (cheap: one step per sojourn).
+    let chunks = buf.len().div_ceil(CHUNK_BYTES);
+    let mut starts = Vec::with_capacity(chunks);
+    for c in 0..chunks {
+        starts.push(chain.clone());
+        let bytes = CHUNK_BYTES.min(buf.len() - c * CHUNK_BYTES);
+        chain.walk(bytes as u64 * 8, |_, _, _| {});
+    }
+    crate::par::split_mut(buf, CHUNK_BYTES, threads, |first, piece| {
+        for (i, chunk) in piece.chunks_mut(CHUNK_BYTES).enumerate() {
+            if let Some(start) = starts.get(first + i) {
+                run_chunks(chunk, first + i, params, seed, &mut start.clone());
+            }
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! Bindings of `semanticnn_core::channel`.
+use numpy::PyReadwriteArray1;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use semanticnn_core::channel::{self, bsc, gilbert_elliott, GilbertElliott, Modulation};
+use semanticnn_core::par;
+
+use crate::error::{detach, slice_mut, ToPyErr};
+
+/// Binary symmetric channel in place on `buf`.
+#[pyfunction]
+#[pyo3(signature = (buf, ber, seed, threads=0))]
+fn bsc_inplace(
+    py: Python<'_>,
+    mut buf: PyReadwriteArray1<'_, u8>,
+    ber: f64,
+    seed: u64,
+    threads: usize,
+) -> PyResult<()> {
+    let buf = slice_mut(&mut buf, "buf")?;
+    let threads = par::thread_count(threads, buf.len());
+    detach(py, || bsc::bsc_threads(buf, ber, seed, threads))
+}
+
+/// Gilbert–Elliott channel in place on `buf`.
+#[pyfunction]
+#[pyo3(signature = (buf, p_gb, p_bg, ber_good, ber_bad, seed, threads=0))]
+#[allow(clippy::too_many_arguments)]
+fn gilbert_elliott_inplace(
+    py: Python<'_>,
+    mut buf: PyReadwriteArray1<'_, u8>,
+    p_gb: f64,
+    p_bg: f64,
+    ber_good: f64,
+    ber_bad: f64,
+    seed: u64,
+    threads: usize,
+) -> PyResult<()> {
+    let buf = slice_mut(&mut buf, "buf")?;
+    let params = GilbertElliott {
+        p_gb,
+        p_bg,
+        ber_good,
+        ber_bad,
+    };
+    let threads = par::thread_count(threads, buf.len());
+    detach(py, || {
+        gilbert_elliott::gilbert_elliott_threads(buf, &params, seed, threads)
+    })
+}
+
+/// BER of `modulation` ("bpsk" or "qpsk") over AWGN at `snr_db` (Es/N0).
+#[pyfunction]
+fn ber_awgn(snr_db: f64, modulation: &str) -> PyResult<f64> {
+    let m = match modulation.to_ascii_lowercase().as_str() {
+        "bpsk" => Modulation::Bpsk,
+        "qpsk" => Modulation::Qpsk,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "modulation must be 'bpsk' or 'qpsk', got {modulation:?}"
+            )))
+        }
+    };
+    Ok(channel::ber_awgn(snr_db, m))
+}
+
+/// Marks in `out` which of packets `0..len(out)` of stream `seed` are lost.
+#[pyfunction]
+fn erasures_into(
+    py: Python<'_>,
+    mut out: PyReadwriteArray1<'_, bool>,
+    p_loss: f64,
+    seed: u64,
+) -> PyResult<()> {
+    let out = slice_mut(&mut out, "out")?;
+    detach(py, || channel::erasures(out, p_loss, seed, 0))
+}
+
+/// Received length of packet `index` of `length` bytes under truncation.
+#[pyfunction]
+fn truncated_len(length: usize, p_cut: f64, seed: u64, index: u64) -> PyResult<usize> {
+    channel::truncated_len(length, p_cut, seed, index).map_err(ToPyErr::to_py)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(bsc_inplace, m)?)?;
+    m.add_function(wrap_pyfunction!(gilbert_elliott_inplace, m)?)?;
+    m.add_function(wrap_pyfunction!(ber_awgn, m)?)?;
+    m.add_function(wrap_pyfunction!(erasures_into, m)?)?;
+    m.add_function(wrap_pyfunction!(truncated_len, m)?)?;
+    Ok(())
+}

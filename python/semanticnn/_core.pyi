@@ -9,8 +9,11 @@ _U8 = npt.NDArray[np.uint8]
 
 __version__: str
 __all__ = [
+    "FRAME_HEADER_BYTES",
+    "FRAME_VERSION",
     "ChannelError",
     "CodecError",
+    "FrameError",
     "Int8Encoder",
     "ModelError",
     "PackError",
@@ -18,6 +21,9 @@ __all__ = [
     "ber_awgn",
     "bsc_inplace",
     "erasures_into",
+    "frame_decode",
+    "frame_encode",
+    "frame_encoded_len",
     "gilbert_elliott_inplace",
     "gray_decode_inplace",
     "gray_encode_inplace",
@@ -30,6 +36,7 @@ __all__ = [
 class CodecError(ValueError): ...
 class PackError(CodecError): ...
 class ChannelError(CodecError): ...
+class FrameError(CodecError): ...
 class ModelError(ValueError): ...
 
 # bits
@@ -53,6 +60,18 @@ def gilbert_elliott_inplace(
 def ber_awgn(snr_db: float, modulation: str) -> float: ...
 def erasures_into(out: npt.NDArray[np.bool_], p_loss: float, seed: int) -> None: ...
 def truncated_len(length: int, p_cut: float, seed: int, index: int) -> int: ...
+
+# frame
+FRAME_HEADER_BYTES: int
+FRAME_VERSION: int
+
+def frame_encode(
+    symbols: _U8, nbits: int, model_id: int, seq: int, gray: bool, pilot_bits: int
+) -> bytes: ...
+def frame_decode(
+    buf: bytes,
+) -> tuple[_U8, tuple[int, int, int, int, bool, int, int, int]]: ...
+def frame_encoded_len(count: int, nbits: int, pilot_bits: int) -> int: ...
 
 # int8 encoder (semanticnn.int8.Encoder wraps it)
 @final

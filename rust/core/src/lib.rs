@@ -4,6 +4,7 @@
 
 pub mod bits;
 pub mod channel;
+pub mod frame;
 pub mod nn;
 #[cfg(feature = "std")]
 pub mod par;

@@ -11,6 +11,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use semanticnn_core::bits::BitsError;
 use semanticnn_core::channel::ChannelError as CoreChannelError;
+use semanticnn_core::frame::FrameError as CoreFrameError;
 use semanticnn_core::nn::{LoadError, RunError};
 
 create_exception!(
@@ -35,6 +36,13 @@ create_exception!(
 
 create_exception!(
     _core,
+    FrameError,
+    CodecError,
+    "A wire frame could not be built or read (bad field, damaged or truncated frame)."
+);
+
+create_exception!(
+    _core,
     ModelError,
     PyValueError,
     "An int8 model file or model breaks docs/model-format.md (a ValueError)."
@@ -54,6 +62,15 @@ impl ToPyErr for BitsError {
 impl ToPyErr for CoreChannelError {
     fn to_py(self) -> PyErr {
         ChannelError::new_err(self.to_string())
+    }
+}
+
+impl ToPyErr for CoreFrameError {
+    fn to_py(self) -> PyErr {
+        match self {
+            CoreFrameError::Bits(e) => e.to_py(),
+            e => FrameError::new_err(e.to_string()),
+        }
     }
 }
 
@@ -113,6 +130,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CodecError", py.get_type::<CodecError>())?;
     m.add("PackError", py.get_type::<PackError>())?;
     m.add("ChannelError", py.get_type::<ChannelError>())?;
+    m.add("FrameError", py.get_type::<FrameError>())?;
     m.add("ModelError", py.get_type::<ModelError>())?;
     Ok(())
 }

@@ -6,6 +6,7 @@ mod bits;
 mod channel;
 mod encoder;
 mod error;
+mod frame;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -13,6 +14,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(m)?;
     bits::register(m)?;
     channel::register(m)?;
+    frame::register(m)?;
     encoder::register(m)?;
     Ok(())
 }

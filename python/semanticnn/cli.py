@@ -6,7 +6,9 @@ import click
 
 from semanticnn import commands
 
+from .bench.channel import channel_bench
 from .bench.encoder import encoder as bench_encoder
+from .channel_demo import channel_demo
 from .firmware.cli import encode, firmware, flash, receive
 
 
@@ -30,6 +32,8 @@ main.add_command(flash)
 main.add_command(encode)
 main.add_command(receive)
 bench.add_command(bench_encoder)
+main.add_command(channel_demo)
+bench.add_command(channel_bench)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,149 @@
+"""Training, --resume, evaluation and the CLI, end to end on a tiny dataset and config."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from semanticnn.cli import main
+from semanticnn.train import load_run, stages, train_run
+from semanticnn.train.config import TrainConfig
+
+
+def _cli(*args: str) -> object:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _state(path: Path) -> dict[str, torch.Tensor]:
+    obj = torch.load(path, map_location="cpu", weights_only=False)
+    return {f"{m}.{k}": v for m in ("base", "aware", "blind") for k, v in obj[m].items()}
+
+
+def test_train_writes_a_loadable_run(run_dir: Path) -> None:
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.json", "model.pt"]
+    run = load_run(run_dir)
+    assert run.aware.decoder.ber_aware and not run.blind.decoder.ber_aware
+    assert run.aware.latent_shape() == (3, 7, 7)
+    with torch.no_grad():
+        _, sym = run.aware.encoder(torch.rand(2, 1, 28, 28))
+    assert sym.shape == (2, 3, 7, 7) and int(sym.max()) < 8
+
+
+def test_resume_continues_an_interrupted_run_to_the_same_result(
+    tmp_path: Path,
+    dataset: str,
+    tiny: dict[str, int],
+    run_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = TrainConfig(dataset=dataset, **tiny)
+    out = tmp_path / "r"
+    real = stages.stage2_epoch
+    calls = {"n": 0}
+
+    def interrupted(*args: object, **kwargs: object) -> float:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second epoch of the BER-aware stage 2
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stages, "stage2_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(cfg, out)
+    monkeypatch.setattr(stages, "stage2_epoch", real)
+    assert (out / "checkpoint.pt").is_file() and not (out / "model.pt").exists()
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # nothing half-written
+    with pytest.raises(FileExistsError, match="--resume"):
+        train_run(cfg, out)
+    with pytest.raises(ValueError, match="different configuration"):
+        train_run(TrainConfig(dataset=dataset, **{**tiny, "lr": 1e-3}), out, resume=True)
+    train_run(cfg, out, resume=True)
+    assert not (out / "checkpoint.pt").exists()
+    resumed, straight = _state(out / "model.pt"), _state(run_dir / "model.pt")
+    assert resumed.keys() == straight.keys()
+    for k in straight:
+        torch.testing.assert_close(resumed[k], straight[k], msg=k)
+
+
+def test_eval_writes_the_report(tmp_path: Path, run_dir: Path) -> None:
+    res = _cli("eval", str(run_dir), "--repeats", "1")
+    assert res.exit_code == 0, res.output
+    report = json.loads((run_dir / "report.json").read_text())
+    assert (run_dir / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report["format"] == "semanticnn-report" and report["version"] == 1
+    assert report["ber"] == [0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
+    assert set(report["systems"]) == {
+        "original",
+        "float32",
+        "uint8",
+        "semanticnn_blind",
+        "semanticnn",
+    }
+    for s in report["systems"].values():
+        assert len(s["accuracy"]) == 7
+        assert all(0 <= a <= 1 for a in [*s["accuracy"], s["accuracy_gilbert_elliott"]])
+    snn, f32 = report["systems"]["semanticnn"], report["systems"]["float32"]
+    assert f32["bytes_per_inference"] == 4 * int(np.prod(report["split_shape"]))
+    assert snn["bytes_per_inference"] == 3 * 7 * 7 * 3 // 8 + 1  # 147 symbols x 3 bits
+    assert snn["compression_ratio"] == pytest.approx(
+        f32["bytes_per_inference"] / snn["bytes_per_inference"]
+    )
+    # The original model sees no channel; float32 features break down at a BER of 0.1.
+    orig = report["systems"]["original"]["accuracy"]
+    assert len(set(orig)) == 1
+    assert report["systems"]["float32"]["accuracy"][0] == pytest.approx(orig[0])
+    assert {t["target"] for t in report["targets"]} >= {
+        "compression >= 344x vs float32 split features"
+    }
+    assert "system" in res.output and "semanticnn" in res.output.lower()
+
+
+def test_cli_errors_name_the_problem(tmp_path: Path, dataset: str, run_dir: Path) -> None:
+    res = CliRunner().invoke(main, ["eval", str(tmp_path / "nothing")])
+    assert res.exit_code != 0 and "no finished run" in res.output
+    res = CliRunner().invoke(main, ["train", "--out", str(run_dir), "--dataset", dataset])
+    assert res.exit_code != 0 and "--resume" in res.output
+    res = CliRunner().invoke(
+        main, ["train", "--out", str(tmp_path / "x"), "--dataset", f"npz:{tmp_path}/missing.npz"]
+    )
+    assert res.exit_code != 0 and "missing.npz" in res.output
+    res = CliRunner().invoke(
+        main, ["train", "--out", str(tmp_path / "y"), "--ber-min", "0.3", "--ber-max", "0.1"]
+    )
+    assert res.exit_code != 0 and "ber_min" in res.output
+    res = CliRunner().invoke(main, ["train", "--batch-size", "many"])
+    assert res.exit_code != 0 and "batch-size" in res.output
+
+
+def test_torchrun_ddp_two_cpu_processes(tmp_path: Path, dataset: str, tiny: dict[str, int]) -> None:
+    """Two gloo ranks train a few steps in lock-step and rank 0 writes the run."""
+    out = tmp_path / "ddp"
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in tiny.items()]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "semanticnn.cli",
+        "train",
+        "--out",
+        str(out),
+        "--dataset",
+        dataset,
+        *args,
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = load_run(out)
+    assert run.info["dataset"] == "tiny"
+    assert proc.stdout.count("[train] stage2/blind epoch 2/2") == 1  # printed by rank 0 only

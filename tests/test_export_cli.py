@@ -15,8 +15,10 @@ from semanticnn.export import check_export
 from semanticnn.train import load_run
 
 
-def test_export_writes_a_model_the_rust_encoder_agrees_with(run_dir: Path, dataset: str) -> None:
-    out = run_dir / "enc.safetensors"
+def test_export_writes_a_model_the_rust_encoder_agrees_with(
+    run_dir: Path, dataset: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "enc.safetensors"  # not in run_dir: other tests list its files
     res = CliRunner().invoke(main, ["export", str(run_dir), "--out", str(out)])
     assert res.exit_code == 0, res.output
     pct = float(re.search(r"\(([\d.]+)%\)", res.output).group(1))  # type: ignore[union-attr]

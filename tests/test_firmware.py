@@ -178,7 +178,7 @@ def test_receive_reads_the_boards_frames_from_a_serial_port(built: fw.Built) -> 
 
 def test_receive_predicts_with_the_edge_decoder() -> None:
     import torch
-    from semanticnn import bits
+    from semanticnn import frame
     from semanticnn.firmware.receive import predict
     from semanticnn.models import SemanticNN, build_base
 
@@ -186,10 +186,16 @@ def test_receive_predicts_with_the_edge_decoder() -> None:
     model = SemanticNN(build_base("resnet", 1, 10), (32, 14, 14)).eval()
     c, h, w = model.latent_shape()
     rng = np.random.default_rng(0)
-    frames = [bits.pack(rng.integers(0, 8, c * h * w, dtype=np.uint8), 3).tobytes()
-              for _ in range(4)]  # fmt: skip
-    labels = predict(model, frames, ber=0.01)
+    frames = [
+        frame.encode(rng.integers(0, 8, c * h * w, dtype=np.uint8), 3, model_id=0, seq=i,
+                     pilot_bits=64)
+        for i in range(4)
+    ]  # fmt: skip
+    labels = predict(model, frames)  # BER from each frame's pilot (0 here)
     assert len(labels) == 4 and all(0 <= k < 10 for k in labels)
-    assert predict(model, frames[:1], ber=0.01) == labels[:1]  # batch-independent
-    with pytest.raises(ValueError, match=r"frames\[0\]: 3 bytes"):
+    assert predict(model, frames[:1], ber=0.0) == labels[:1]  # batch-independent
+    with pytest.raises(ValueError, match=r"frames\[0\]: "):
         predict(model, [b"abc"])
+    short = frame.encode(np.zeros(5, np.uint8), 3, model_id=0, seq=0)
+    with pytest.raises(ValueError, match=r"frames\[0\]: 5 symbols of 3 bits"):
+        predict(model, [short])

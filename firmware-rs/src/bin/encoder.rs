@@ -1,6 +1,7 @@
 //! The device half of SemanticNN: encode the baked-in test images with the
-//! int8 encoder, pack the symbols (MSB-first, `SYMBOL_BITS` each) and emit,
-//! per image, the packed frame and the instruction (QEMU) or cycle (hardware)
+//! int8 encoder, put the symbols (`SYMBOL_BITS` each) into a wire frame
+//! (`semanticnn_core::frame`: protected header, pilot, packed payload) and
+//! emit, per image, the frame and the instruction (QEMU) or cycle (hardware)
 //! count of the inference. Then it prints `READY` and encodes the images
 //! streamed to its UART (`semanticnn_core::stream` headers), until an end
 //! header; a malformed header is reported (`ERROR stream: ...`) and ends the
@@ -10,7 +11,11 @@
 
 use core::ptr::addr_of_mut;
 
-use semanticnn_core::{bits, nn::Encoder, stream};
+use semanticnn_core::{
+    frame::{self, Header},
+    nn::Encoder,
+    stream,
+};
 use semanticnn_firmware::{board, outln, stack};
 
 #[allow(dead_code)]
@@ -23,7 +28,13 @@ use baked::*;
 static mut ARENA: [i8; ARENA_LEN] = [0; ARENA_LEN];
 static mut WORK: [i16; WORK_LEN] = [0; WORK_LEN];
 static mut SYMBOLS: [u8; NUM_SYMBOLS] = [0; NUM_SYMBOLS];
-const FRAME_LEN: usize = bits::packed_len(NUM_SYMBOLS, SYMBOL_BITS as u8);
+/// Pilot bits per frame: known pseudo-random bits from which the edge
+/// estimates each frame's bit error rate (`semanticnn.firmware.frames`
+/// uses the same).
+const PILOT_BITS: u16 = 64;
+/// The wire frame's model id (one model per image).
+const MODEL_ID: u16 = 0;
+const FRAME_LEN: usize = frame::encoded_len(NUM_SYMBOLS, SYMBOL_BITS as u8, PILOT_BITS as usize);
 static mut FRAME: [u8; FRAME_LEN] = [0; FRAME_LEN];
 static mut INPUT: [u8; INPUT_LEN] = [0; INPUT_LEN];
 
@@ -45,7 +56,15 @@ fn emit(encoder: &Encoder<'_>, b: &mut Buffers, src: &str, i: usize, image: &[u8
         outln!("ERROR image {} {}: {}", src, i, e);
         board::exit(false)
     }
-    let len = match bits::pack(b.symbols, SYMBOL_BITS as u8, b.frame) {
+    let header = Header {
+        model_id: MODEL_ID,
+        seq: i as u16, // wraps at 2^16, as the format says
+        nbits: SYMBOL_BITS as u8,
+        count: 0,    // encode_into takes it from the symbols
+        gray: false, // the encoder's head already Gray-maps when the model says so
+        pilot_bits: PILOT_BITS,
+    };
+    let len = match frame::encode_into(b.symbols, &header, b.frame) {
         Ok(len) => len,
         Err(e) => {
             outln!("ERROR frame {} {}: {}", src, i, e);

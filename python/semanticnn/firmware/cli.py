@@ -199,13 +199,14 @@ def encode(model: Path | None, images_path: Path, out: Path) -> None:
 @click.option("--baud", type=int, default=115200, show_default=True)
 @click.option("--run", "run_dir", type=click.Path(path_type=Path), default=Path("runs/mnist5k"),
               show_default=True, help="Trained run whose decoder and tail predict.")  # fmt: skip
-@click.option("--ber", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Bit error rate the BER-aware decoder is told.")  # fmt: skip
+@click.option("--ber", type=click.FloatRange(0, 1), default=None,
+              help="Bit error rate the BER-aware decoder is told "
+              "(default: each frame's pilot estimate).")  # fmt: skip
 @click.option("--count", type=click.IntRange(1), default=None, help="Stop after this many frames.")
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="Seconds to wait for a frame.")  # fmt: skip
 def receive(
-    port: str, baud: int, run_dir: Path, ber: float, count: int | None, timeout: float
+    port: str, baud: int, run_dir: Path, ber: float | None, count: int | None, timeout: float
 ) -> None:
     """Read frames from a board over its serial port and print the edge's predictions."""
     import serial

@@ -1,6 +1,8 @@
 """Frames on the host: the same bytes the firmware emits, from the PyO3
-encoder. A frame is one image's symbols packed MSB-first at `log2(levels)`
-bits each (`semanticnn.bits.pack`); frames are written back to back."""
+encoder. A frame is one image's wire frame (`semanticnn.frame`): the
+protected header (model id 0, sequence number = the image's index), a pilot
+of `PILOT_BITS` bits and the symbols packed at `log2(levels)` bits each;
+frames are written back to back."""
 
 from __future__ import annotations
 
@@ -8,8 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import bits, int8
+from .. import frame, int8
 from .build import firmware_dir
+
+# As in firmware-rs/src/bin/encoder.rs (the conformance test holds them equal).
+PILOT_BITS = 64
+MODEL_ID = 0
 
 
 def default_model() -> Path:
@@ -29,4 +35,7 @@ def host_frames(model: Path, images: np.ndarray, *, threads: int | None = None) 
     """One frame per uint8 (N, H, W, C) image, encoded by the Rust core on the host."""
     encoder = int8.Encoder.load(model)
     symbols = encoder.encode(images, threads=threads)
-    return [bits.pack(row, encoder.bits).tobytes() for row in symbols]
+    return [
+        frame.encode(row, encoder.bits, model_id=MODEL_ID, seq=i % 65536, pilot_bits=PILOT_BITS)
+        for i, row in enumerate(symbols)
+    ]

@@ -2,8 +2,7 @@
 (pyserial), decoded on the edge with a trained run's BER-aware decoder.
 
 The board prints one record per line (`firmware-rs/src/log.rs`); each
-`FRAME ... hex=` line carries one frame: the image's symbols packed
-MSB-first (`semanticnn.bits`).
+`FRAME ... hex=` line carries one wire frame (`semanticnn.frame`).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .. import bits
+from .. import frame
 from .build import FirmwareError
 from .emulate import parse_records
 
@@ -53,25 +52,32 @@ def read_frames(
                 yield frame
 
 
-def predict(model: SemanticNN, frames: list[bytes], ber: float = 0.0) -> list[int]:
-    """Class predictions for frames of `model`'s encoder: unpack the symbols
-    (NHWC, as the device sends them), dequantize, BER-aware decoder, tail."""
+def predict(model: SemanticNN, frames: list[bytes], ber: float | None = None) -> list[int]:
+    """Class predictions for wire frames of `model`'s encoder: parse each frame,
+    dequantize its symbols (NHWC, as the device sends them), run the BER-aware
+    decoder told `ber` (default: each frame's pilot estimate) and the tail."""
     import torch
 
     c, h, w = model.latent_shape()
     nbits = model.encoder.quantizer.bits
-    need = bits.packed_len(c * h * w, nbits)
     if not frames:
         return []
+    symbols, bers = [], []
     for i, f in enumerate(frames):
-        if len(f) != need:
+        try:
+            parsed = frame.decode(f)
+        except frame.FrameError as e:
+            raise ValueError(f"frames[{i}]: {e}") from None
+        if parsed.symbols.size != c * h * w or parsed.nbits != nbits:
             raise ValueError(
-                f"frames[{i}]: {len(f)} bytes, the model's frames have {need} "
-                f"({c * h * w} symbols of {nbits} bits); was the board built with this run's model?"
+                f"frames[{i}]: {parsed.symbols.size} symbols of {parsed.nbits} bits, the model "
+                f"sends {c * h * w} of {nbits}; was the board built with this run's model?"
             )
-    symbols = np.stack([bits.unpack(np.frombuffer(f, np.uint8), nbits, c * h * w) for f in frames])
-    nchw = torch.from_numpy(symbols.reshape(-1, h, w, c)).permute(0, 3, 1, 2)
+        symbols.append(parsed.symbols)
+        estimate = parsed.ber_estimate
+        bers.append(ber if ber is not None else (estimate if estimate is not None else 0.0))
+    nchw = torch.from_numpy(np.stack(symbols).reshape(-1, h, w, c)).permute(0, 3, 1, 2)
     with torch.no_grad():
         values = model.encoder.quantizer.dequantize(nchw)
-        feats = model.decode(values, torch.full((len(frames),), float(ber)))
+        feats = model.decode(values, torch.tensor(bers, dtype=torch.float32))
         return [int(k) for k in model.tail(feats).argmax(1)]

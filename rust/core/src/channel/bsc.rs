@@ -56,14 +56,29 @@ impl Flipper {
     }
 
     fn flip_gaps(&self, buf: &mut [u8], start: u64, end: u64, rng: &mut ChannelRng) {
+        // Positions are drawn in batches and then flipped, so the cache
+        // misses of one batch's flips overlap instead of queueing behind the
+        // logarithms of the gap draws.
+        const BATCH: usize = 32;
         let mut pos = start;
         loop {
-            pos = pos.saturating_add(self.gaps.sample(rng));
-            if pos >= end {
+            let mut batch = [0u64; BATCH];
+            let mut n = 0;
+            while n < BATCH {
+                pos = pos.saturating_add(self.gaps.sample(rng));
+                if pos >= end {
+                    break;
+                }
+                batch[n] = pos;
+                n += 1;
+                pos += 1;
+            }
+            for &p in &batch[..n] {
+                flip_bit(buf, p);
+            }
+            if n < BATCH {
                 return;
             }
-            flip_bit(buf, pos);
-            pos += 1;
         }
     }
 

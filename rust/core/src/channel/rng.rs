@@ -100,9 +100,9 @@ pub fn uniform_open0(rng: &mut ChannelRng) -> f64 {
 /// Reproducibility: the ziggurat's rare edge cases evaluate `exp`/`ln`,
 /// which `rand_distr` takes from `libm` without `std` (the firmware) and from
 /// the platform's C library with it (the host, where `num-traits/std` is
-/// enabled by other crates). Two hosts whose `exp` differ in the last ulp
-/// could disagree on one draw with probability ~1e-16 per such evaluation;
-/// every glibc x86_64 host gives the same bits.
+/// enabled by other crates). Two hosts whose `exp`/`ln` differ in the last
+/// ulp (another C library, or glibc's FMA and non-FMA variants) could
+/// disagree on a draw, with probability ~1e-16 per such evaluation.
 #[derive(Debug, Clone, Copy)]
 pub struct Geometric {
     /// `1 / -ln(1 - p)` (≥ 0), or `None` when p = 0 (never succeeds).

@@ -19,9 +19,8 @@ use core::arch::x86_64::{
     _mm256_blendv_epi8, _mm256_castsi256_si128, _mm256_cmpeq_epi32, _mm256_cmpgt_epi32,
     _mm256_extracti128_si256, _mm256_load_si256, _mm256_madd_epi16, _mm256_max_epi32,
     _mm256_min_epi32, _mm256_mul_epi32, _mm256_set1_epi32, _mm256_set1_epi64x,
-    _mm256_setzero_si256, _mm256_slli_epi64, _mm256_sllv_epi32, _mm256_srai_epi32,
-    _mm256_srav_epi32, _mm256_srli_epi64, _mm256_sub_epi32, _mm_packs_epi16, _mm_packs_epi32,
-    _mm_storel_epi64,
+    _mm256_setzero_si256, _mm256_slli_epi64, _mm256_sllv_epi32, _mm256_srav_epi32,
+    _mm256_srli_epi64, _mm256_sub_epi32, _mm_packs_epi16, _mm_packs_epi32, _mm_storel_epi64,
 };
 use std::vec::Vec;
 
@@ -43,10 +42,39 @@ struct V([i32; LANES]);
 struct RequantV {
     bias: V,
     multiplier: V,
+    /// The multipliers of the odd lanes, moved to the even ones (`vpmuldq`
+    /// multiplies even lanes).
+    multiplier_odd: V,
     /// `clamp(shift, 0, 30)`: the saturating left shift.
     left: V,
-    /// `clamp(-shift, 0, 31)`: the rounding right shift.
+    /// `clamp(-shift, 0, 31)`: the rounding right shift `e`...
     right: V,
+    /// ...its remainder mask `2^e - 1`...
+    mask: V,
+    /// ...and half of that, `mask >> 1`.
+    half: V,
+}
+
+impl RequantV {
+    fn new(bias: [i32; LANES], multiplier: [i32; LANES], shift: [i32; LANES]) -> Self {
+        let right = shift.map(|s| (-s).clamp(0, 31));
+        let mask = right.map(|e| ((1i64 << e) - 1) as i32);
+        Self {
+            bias: V(bias),
+            multiplier: V(multiplier),
+            multiplier_odd: V(core::array::from_fn(|k| {
+                if k % 2 == 0 {
+                    multiplier[k + 1]
+                } else {
+                    0
+                }
+            })),
+            left: V(shift.map(|s| s.clamp(0, 30))),
+            right: V(right),
+            mask: V(mask),
+            half: V(mask.map(|m| m >> 1)),
+        }
+    }
 }
 
 /// One conv2d layer packed for [`conv2d`].
@@ -62,6 +90,8 @@ struct PackedConv {
     /// `8v + l` (zero past the row or past `Cout`).
     weights: Vec<V>,
     requant: Vec<RequantV>,
+    /// Whether any channel has a left shift (`shift > 0`, rare).
+    left_shift: bool,
 }
 
 /// The conv2d layers of one model, packed once for the AVX2 kernels. Holding
@@ -142,22 +172,24 @@ fn pack(p: &ConvParams<'_>, cin: usize, l: &Layer) -> PackedConv {
             }
         }
     }
-    let lanes = |f: &dyn Fn(usize) -> i32, v: usize| {
-        V(core::array::from_fn(|lane| {
-            let o = v * LANES + lane;
-            if o < cout {
-                f(o)
-            } else {
-                0
-            }
-        }))
-    };
     let requant = (0..vectors)
-        .map(|v| RequantV {
-            bias: lanes(&|o| p.bias[o], v),
-            multiplier: lanes(&|o| p.multiplier[o], v),
-            left: lanes(&|o| p.shift[o].clamp(0, 30), v),
-            right: lanes(&|o| (-p.shift[o]).clamp(0, 31), v),
+        .map(|v| {
+            // Lanes past `Cout` stay zero.
+            let lanes = |f: &dyn Fn(usize) -> i32| {
+                core::array::from_fn(|lane| {
+                    let o = v * LANES + lane;
+                    if o < cout {
+                        f(o)
+                    } else {
+                        0
+                    }
+                })
+            };
+            RequantV::new(
+                lanes(&|o| p.bias[o]),
+                lanes(&|o| p.multiplier[o]),
+                lanes(&|o| p.shift[o]),
+            )
         })
         .collect();
     PackedConv {
@@ -166,6 +198,7 @@ fn pack(p: &ConvParams<'_>, cin: usize, l: &Layer) -> PackedConv {
         vectors,
         weights,
         requant,
+        left_shift: p.shift.iter().any(|&s| s > 0),
     }
 }
 
@@ -264,7 +297,7 @@ fn conv_blocks<const P: usize, const G: usize>(
                 let o_px = &mut out[pix[k] * cout..][..cout];
                 for (gi, &a) in acc.iter().enumerate().take(g) {
                     let v = v0 + gi;
-                    let y = requantize(a, &pc.requant[v]);
+                    let y = requantize(a, &pc.requant[v], pc.left_shift);
                     let y = _mm256_add_epi32(_mm256_max_epi32(_mm256_min_epi32(y, hi), lo), zp);
                     store(y, &mut o_px[v * LANES..]);
                 }
@@ -352,45 +385,40 @@ fn load(v: &V) -> __m256i {
     unsafe { _mm256_load_si256(core::ptr::from_ref(v).cast()) }
 }
 
-/// [`super::requant::requantize`]`(acc + bias, multiplier, shift)` on 8 lanes.
-/// Relies on the plan's ranges: `multiplier >= 0` (so the one saturating
-/// case of srdhm, `MIN * MIN`, cannot occur), `left` in `0..=30`, `right` in
-/// `0..=31`, and `left == 0 || right == 0`.
+/// [`super::requant::requantize`]`(acc + bias, multiplier, shift)` on 8 lanes;
+/// `left_shift == false` promises that no lane has a left shift. Relies on
+/// the plan's ranges: `multiplier >= 0` (so the one saturating case of srdhm,
+/// `MIN * MIN`, cannot occur), `left` in `0..=30`, `right` in `0..=31`, and
+/// `left == 0 || right == 0`.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn requantize(acc: __m256i, r: &RequantV) -> __m256i {
-    let x = _mm256_add_epi32(acc, load(&r.bias));
-    // Saturating `x << left`: where shifting back does not restore x, the
-    // result saturates toward x's sign.
-    let left = load(&r.left);
-    let shifted = _mm256_sllv_epi32(x, left);
-    let exact = _mm256_cmpeq_epi32(_mm256_srav_epi32(shifted, left), x);
-    let neg = _mm256_cmpgt_epi32(_mm256_setzero_si256(), x);
-    // i32::MAX, or i32::MIN where x < 0 (MAX - (-1) wraps to MIN).
-    let sat = _mm256_sub_epi32(_mm256_set1_epi32(i32::MAX), neg);
-    let x = _mm256_blendv_epi8(sat, shifted, exact);
+fn requantize(acc: __m256i, r: &RequantV, left_shift: bool) -> __m256i {
+    let mut x = _mm256_add_epi32(acc, load(&r.bias));
+    if left_shift {
+        // Saturating `x << left`: where shifting back does not restore x, the
+        // result saturates toward x's sign.
+        let left = load(&r.left);
+        let shifted = _mm256_sllv_epi32(x, left);
+        let exact = _mm256_cmpeq_epi32(_mm256_srav_epi32(shifted, left), x);
+        let neg = _mm256_cmpgt_epi32(_mm256_setzero_si256(), x);
+        // i32::MAX, or i32::MIN where x < 0 (MAX - (-1) wraps to MIN).
+        let sat = _mm256_sub_epi32(_mm256_set1_epi32(i32::MAX), neg);
+        x = _mm256_blendv_epi8(sat, shifted, exact);
+    }
     // srdhm: bits 31..=62 of x * m + 2^30, for even and odd lanes. The low 32
     // bits of a logical and an arithmetic 64-bit shift by 31 are the same.
-    let m = load(&r.multiplier);
     let nudge = _mm256_set1_epi64x(1 << 30);
-    let even = _mm256_srli_epi64::<31>(_mm256_add_epi64(_mm256_mul_epi32(x, m), nudge));
-    let odd = _mm256_add_epi64(
-        _mm256_mul_epi32(_mm256_srli_epi64::<32>(x), _mm256_srli_epi64::<32>(m)),
-        nudge,
-    );
-    let odd = _mm256_slli_epi64::<1>(odd);
+    let even = _mm256_mul_epi32(x, load(&r.multiplier));
+    let even = _mm256_srli_epi64::<31>(_mm256_add_epi64(even, nudge));
+    let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(x), load(&r.multiplier_odd));
+    let odd = _mm256_slli_epi64::<1>(_mm256_add_epi64(odd, nudge));
     let y = _mm256_blend_epi32::<0b1010_1010>(even, odd);
     // rdbpot: (y >> e) + (remainder > (mask >> 1) + (y < 0)).
-    let e = load(&r.right);
-    let mask = _mm256_sub_epi32(
-        _mm256_sllv_epi32(_mm256_set1_epi32(1), e),
-        _mm256_set1_epi32(1),
-    );
-    let rem = _mm256_and_si256(y, mask);
+    let rem = _mm256_and_si256(y, load(&r.mask));
     let negy = _mm256_cmpgt_epi32(_mm256_setzero_si256(), y);
-    let threshold = _mm256_sub_epi32(_mm256_srai_epi32::<1>(mask), negy);
+    let threshold = _mm256_sub_epi32(load(&r.half), negy);
     let up = _mm256_cmpgt_epi32(rem, threshold);
-    _mm256_sub_epi32(_mm256_srav_epi32(y, e), up)
+    _mm256_sub_epi32(_mm256_srav_epi32(y, load(&r.right)), up)
 }
 
 #[cfg(test)]
@@ -488,16 +516,17 @@ mod tests {
     }
 
     fn lanes(x: &[i32; 8], m: &[i32; 8], shift: &[i32; 8]) -> [i32; 8] {
-        let r = RequantV {
-            bias: V([0; 8]),
-            multiplier: V(*m),
-            left: V(shift.map(|s| s.clamp(0, 30))),
-            right: V(shift.map(|s| (-s).clamp(0, 31))),
-        };
+        let r = RequantV::new([0; 8], *m, *shift);
         let mut out = V([0; 8]);
+        // The fast form, where it applies, must agree with the full one.
+        let left_shift = shift.iter().any(|&s| s > 0);
         // SAFETY: only called after AVX2 was detected.
         unsafe {
-            let y = requantize(_mm256_load_si256(core::ptr::from_ref(&V(*x)).cast()), &r);
+            let y = requantize(
+                _mm256_load_si256(core::ptr::from_ref(&V(*x)).cast()),
+                &r,
+                left_shift,
+            );
             core::arch::x86_64::_mm256_store_si256(core::ptr::from_mut(&mut out).cast(), y);
         }
         out.0

@@ -611,14 +611,23 @@ impl<'a> Encoder<'a> {
             });
         }
         let work_len = self.work_len.max(packed.map_or(0, Packed::work_len));
-        crate::par::split2(images, il, symbols, sl, threads, |_, imgs, syms| {
-            let mut arena = std::vec![0i8; self.arena_len];
-            let mut work = std::vec![0i16; work_len];
-            for (img, sym) in imgs.chunks(il).zip(syms.chunks_mut(sl)) {
-                self.encode_with(img, &mut arena, &mut work, sym, packed)?;
-            }
-            Ok(())
-        })
+        // Chunks of a few images: threads claim them as they finish, so a
+        // thread slowed by other work on the machine takes fewer.
+        const CHUNK: usize = 4;
+        crate::par::claim2(
+            images,
+            CHUNK * il,
+            symbols,
+            CHUNK * sl,
+            threads,
+            || (std::vec![0i8; self.arena_len], std::vec![0i16; work_len]),
+            |(arena, work), imgs, syms| {
+                for (img, sym) in imgs.chunks(il).zip(syms.chunks_mut(sl)) {
+                    self.encode_with(img, arena, work, sym, packed)?;
+                }
+                Ok(())
+            },
+        )
     }
 }
 

@@ -1,5 +1,5 @@
 """Layers: BER-aware channel attention."""
 
-from semanticnn.layers.attention import BERAttention, ber_feature
+from semanticnn.layers.attention import BERAttention, ber_feature, ber_input
 
-__all__ = ["BERAttention", "ber_feature"]
+__all__ = ["BERAttention", "ber_feature", "ber_input"]

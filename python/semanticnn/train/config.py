@@ -26,6 +26,8 @@ class TrainConfig:
     ber_min: float = 1e-4
     ber_max: float = 1e-1
     p_clean: float = 0.2
+    # Draw the BER per sample (a batch mixes BERs) rather than once per batch.
+    ber_per_sample: bool = True
     # XAI: integrated-gradients steps, and the share of the stage-1 loss they weight.
     ig_steps: int = 4
     xai_weight: float = 0.5

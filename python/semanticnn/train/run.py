@@ -2,6 +2,8 @@
 
 Phases: the base model; then for the BER-aware SemanticNN and for the BER-blind
 ablation, stage 1 (XAI-weighted denoising autoencoder) and stage 2 (task-oriented).
+The ablation is paired: both variants start from the same weights and see the same
+batches, BERs and channel realisations; they differ only in being told the BER.
 The run folder holds `config.json`, `checkpoint.pt` (while training) and `model.pt`
 (when finished).
 """
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -50,12 +53,20 @@ def _split_shape(base: BaseClassifier, shape: tuple[int, int, int]) -> tuple[int
     return int(c), int(h), int(w)
 
 
+def _seeded(seed: int, salt: int) -> None:
+    torch.manual_seed(int(np.random.SeedSequence([seed, salt]).generate_state(1)[0]))
+
+
 def _build(cfg: TrainConfig, info: dict[str, Any]) -> tuple[BaseClassifier, dict[str, SemanticNN]]:
-    torch.manual_seed(cfg.seed)
+    """The base model and both SemanticNN variants; the variants get the same initial
+    weights (the same seed, and the BER-blind decoder has the same parameters)."""
+    _seeded(cfg.seed, 0)
     base = build_base(cfg.arch, info["in_channels"], info["num_classes"])
     split = tuple(info["split_shape"])
-    snns = {
-        v: SemanticNN(
+    snns = {}
+    for v in VARIANTS:
+        _seeded(cfg.seed, 1)
+        snns[v] = SemanticNN(
             base,
             split,
             cfg.latent_channels or None,
@@ -64,8 +75,6 @@ def _build(cfg: TrainConfig, info: dict[str, Any]) -> tuple[BaseClassifier, dict
             v == "aware",
             cfg.qat,
         )
-        for v in VARIANTS
-    }
     return base, snns
 
 
@@ -170,7 +179,7 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
             cache["xai"] = stages.xai_weights(base, data.train, cfg, d.device)
         if stage == "stage2" and first < epochs and "teacher" not in cache:
             cache["teacher"] = stages.teacher_logits(base, data.train, d.device)
-        salt = pi + 1
+        salt = {"base": 0, "stage1": 1, "stage2": 2}[stage]  # both variants: the same data
         for epoch in range(first, epochs):
             t0 = time.perf_counter()
             if stage == "base":

@@ -30,12 +30,15 @@ def epoch_batches(
         yield step, mine[step * cfg.batch_size : (step + 1) * cfg.batch_size]
 
 
-def draw_ber(rng: np.random.Generator, cfg: TrainConfig) -> float:
-    """0 with probability p_clean, else log-uniform in [ber_min, ber_max]."""
-    if cfg.ber_max == 0 or rng.random() < cfg.p_clean:
-        return 0.0
-    lo, hi = math.log(max(cfg.ber_min, 1e-12)), math.log(cfg.ber_max)
-    return float(math.exp(rng.uniform(lo, hi)))
+def draw_ber(rng: np.random.Generator, cfg: TrainConfig, n: int) -> float | torch.Tensor:
+    """The BER of a batch of `n`: each 0 with probability p_clean, else log-uniform in
+    [ber_min, ber_max]; one per sample (a (n,) tensor) or, without `ber_per_sample`,
+    one for the whole batch (a float)."""
+    k = n if cfg.ber_per_sample else 1
+    clean = rng.random(k) < cfg.p_clean
+    lo, hi = math.log(max(cfg.ber_min, 1e-12)), math.log(max(cfg.ber_max, 1e-12))
+    ber = np.where(clean | (cfg.ber_max == 0), 0.0, np.exp(rng.uniform(lo, hi, k)))
+    return torch.from_numpy(ber.astype(np.float32)) if cfg.ber_per_sample else float(ber[0])
 
 
 def batch_seed(cfg: TrainConfig, salt: int, epoch: int, step: int, rank: int) -> int:
@@ -129,7 +132,7 @@ def stage1_epoch(
         x = x_all[idx].to(d.device)
         with torch.no_grad():
             target = base.head(x)
-        ber = draw_ber(rng, cfg)
+        ber = draw_ber(rng, cfg, len(idx))
         feats, _ = model(x, ber, batch_seed(cfg, salt, epoch, step, d.rank))
         loss = (weights[idx].to(d.device) * (feats - target).pow(2)).mean()
         opt.zero_grad(set_to_none=True)
@@ -166,7 +169,7 @@ def stage2_epoch(
     batches = epoch_batches(len(data), cfg, epoch, salt, d)
     for step, idx in _progress(batches, _steps(len(data), cfg, d), f"stage 2 {epoch + 1}", d):
         x, y = x_all[idx].to(d.device), y_all[idx].to(d.device)
-        ber = draw_ber(rng, cfg)
+        ber = draw_ber(rng, cfg, len(idx))
         _, logits = model(x, ber, batch_seed(cfg, salt, epoch, step, d.rank))
         kd = F.kl_div(
             F.log_softmax(logits / t, 1),

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from semanticnn import int8
-from semanticnn.layers import BERAttention, ber_input
+from semanticnn.layers import BERAttention, SoftDemapper, ber_input
 from semanticnn.link import BSC, Channel, transmit_with_pilot
 from semanticnn.models.base import SPLIT_LAYERS, BaseClassifier, encoder_architecture
 from semanticnn.quant import PowerNorm, SoftQuantizer
@@ -124,6 +124,7 @@ class BERAwareDecoder(nn.Module):
         width: int = 64,
         ber_aware: bool = True,
     ) -> None:
+        """`latent_channels`: input channels besides the BER plane."""
         super().__init__()
         self.ber_aware = ber_aware
         self.inp = nn.Conv2d(latent_channels + 1, width, 3, 1, 1)
@@ -159,6 +160,7 @@ class SemanticNN(nn.Module):
         power_norm: bool = False,
         ber_aware: bool = True,
         qat: bool = True,
+        soft_demap: bool = True,
     ) -> None:
         super().__init__()
         c = split_shape[0]
@@ -167,11 +169,22 @@ class SemanticNN(nn.Module):
         self.encoder = SemanticEncoder(in_channels, latent_channels, levels, power_norm, qat)
         self.encoder.load_head(base.head)
         latent_channels = self.encoder.latent_channels
-        self.decoder = BERAwareDecoder(latent_channels, c, ber_aware=ber_aware)
+        self.demapper = SoftDemapper(self.encoder.quantizer.bits) if soft_demap else None
+        inputs = latent_channels * (2 if soft_demap else 1)
+        self.decoder = BERAwareDecoder(inputs, c, ber_aware=ber_aware)
         self.tail = copy.deepcopy(base.tail)
 
     def decode(self, values: torch.Tensor, ber: torch.Tensor) -> torch.Tensor:
-        """Received latent values -> reconstructed split features."""
+        """Received latent values -> reconstructed split features.
+
+        With soft demapping the decoder also sees each value's posterior mean given the
+        BER (`layers.demap`; BER 0 for the BER-blind decoder: the received values).
+        """
+        if self.demapper is not None:
+            q = self.encoder.quantizer
+            told = ber if self.decoder.ber_aware else torch.zeros_like(ber)
+            mean = self.demapper(q.assign(values), told.to(values.device), q.sorted_centers())
+            values = torch.cat([values, mean], 1)
         return self.decoder(values, ber, self.split_shape[1:])
 
     def latent_shape(self) -> tuple[int, int, int]:
@@ -213,6 +226,8 @@ class SemanticNN(nn.Module):
         Returns (reconstructed split features, logits).
         """
         sent, symbols = self.encoder(x)
+        if self.training and self.demapper is not None:
+            self.demapper.observe(symbols)
         bers = torch.as_tensor(ber, dtype=torch.float32).expand(x.shape[0]).cpu()
         link = BSC(float(ber)) if isinstance(ber, float) else [BSC(float(b)) for b in bers]
         values = self.receive(sent, self.transmit(symbols, link, seed)[0])

@@ -74,6 +74,7 @@ def _build(cfg: TrainConfig, info: dict[str, Any]) -> tuple[BaseClassifier, dict
             cfg.power_norm,
             v == "aware",
             cfg.qat,
+            cfg.soft_demap,
         )
     return base, snns
 
@@ -155,7 +156,7 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
         base.load_state_dict(ckpt["base"])
         for v in VARIANTS:
             snns[v].load_state_dict(ckpt[v])
-    cache: dict[str, torch.Tensor] = {}  # XAI weights and teacher logits, from the frozen base
+    cache: dict[str, torch.Tensor] = {}  # the XAI weights, from the frozen base
     for pi, (stage, variant) in enumerate(PHASES):
         if pi < start_phase:
             continue
@@ -177,8 +178,6 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
         model = ddp.wrap(base if snn is None else snn, d)
         if stage == "stage1" and first < epochs and "xai" not in cache:
             cache["xai"] = stages.xai_weights(base, data.train, cfg, d.device)
-        if stage == "stage2" and first < epochs and "teacher" not in cache:
-            cache["teacher"] = stages.teacher_logits(base, data.train, d.device)
         salt = {"base": 0, "stage1": 1, "stage2": 2}[stage]  # both variants: the same data
         for epoch in range(first, epochs):
             t0 = time.perf_counter()
@@ -189,9 +188,7 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
                     model, base, data.train, cache["xai"], opt, cfg, epoch, salt, d
                 )
             else:
-                loss = stages.stage2_epoch(
-                    model, cache["teacher"], data.train, opt, cfg, epoch, salt, d
-                )
+                loss = stages.stage2_epoch(model, base, data.train, opt, cfg, epoch, salt, d)
             sched.step()
             key = f"{stage}/{variant}"
             timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0

@@ -12,6 +12,7 @@
 //! drawing from stream `(purpose, c)`, so results never depend on how many
 //! threads share the chunks.
 use rand_core::{Rng, SeedableRng};
+use rand_distr::{Distribution, Exp1};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// The generator behind every channel model.
@@ -89,27 +90,39 @@ pub fn uniform_open0(rng: &mut ChannelRng) -> f64 {
 }
 
 /// Geometric sampler: the number of failures before the first success of
-/// Bernoulli(p) trials, by inversion (`floor(ln U / ln(1-p))`).
+/// Bernoulli(p) trials, as `floor(E / -ln(1-p))` with `E ~ Exp(1)`.
+///
+/// `P(floor(E/λ) >= k) = P(E >= kλ) = e^(-kλ) = (1-p)^k`: exactly the
+/// geometric law (the same identity as inversion, `floor(ln U / ln(1-p))`,
+/// with `E = -ln U`). `E` comes from `rand_distr`'s ziggurat `Exp1`, one
+/// draw and a table look-up in ~99% of samples instead of a logarithm.
+///
+/// Reproducibility: the ziggurat's rare edge cases evaluate `exp`/`ln`,
+/// which `rand_distr` takes from `libm` without `std` (the firmware) and from
+/// the platform's C library with it (the host, where `num-traits/std` is
+/// enabled by other crates). Two hosts whose `exp`/`ln` differ in the last
+/// ulp (another C library, or glibc's FMA and non-FMA variants) could
+/// disagree on a draw, with probability ~1e-16 per such evaluation.
 #[derive(Debug, Clone, Copy)]
 pub struct Geometric {
-    /// `1 / ln(1 - p)` (≤ 0), or `None` when p = 0 (never succeeds).
-    inv_log_q: Option<f64>,
+    /// `1 / -ln(1 - p)` (≥ 0), or `None` when p = 0 (never succeeds).
+    scale: Option<f64>,
 }
 
 impl Geometric {
     /// `p` must lie in [0, 1] (checked by the callers).
     pub fn new(p: f64) -> Self {
-        let inv_log_q = (p > 0.0).then(|| 1.0 / libm::log1p(-p));
-        Geometric { inv_log_q }
+        let scale = (p > 0.0).then(|| -1.0 / libm::log1p(-p));
+        Geometric { scale }
     }
 
     /// Failures before the next success; `u64::MAX` for p = 0.
     #[inline]
     pub fn sample(&self, rng: &mut ChannelRng) -> u64 {
-        match self.inv_log_q {
-            // ln U ≤ 0 and 1/ln(1-p) ≤ 0: a non-negative product; the cast
-            // saturates for huge gaps (tiny p), and p = 1 gives 0.
-            Some(inv) => (libm::log(uniform_open0(rng)) * inv) as u64,
+        match self.scale {
+            // E ≥ 0 and the scale ≥ 0: the cast saturates for huge gaps
+            // (tiny p), and p = 1 (scale 0) gives 0.
+            Some(scale) => (Distribution::<f64>::sample(&Exp1, rng) * scale) as u64,
             None => u64::MAX,
         }
     }
@@ -172,5 +185,42 @@ mod tests {
             assert_eq!(walked.next(), Some(far.clone()));
             assert_eq!(Streams::new(7, purpose, FAR_STREAM).next(), Some(far));
         }
+    }
+
+    #[test]
+    fn geometric_law() {
+        // Chi-square of P(G = k) = p (1-p)^k over k < 12 and the tail, for a
+        // dense and a sparse p; 40 is far in the tail for 12 degrees of freedom.
+        for p in [0.3, 1e-3] {
+            let q: f64 = 1.0 - p;
+            let cut = if p > 0.1 { 1 } else { 100 };
+            let g = Geometric::new(p);
+            let mut rng = stream(5, Purpose::Flips, 0);
+            let n = 200_000;
+            let mut counts = [0u32; 13];
+            for _ in 0..n {
+                counts[(g.sample(&mut rng) / cut).min(12) as usize] += 1;
+            }
+            let mut chi2 = 0.0;
+            for (k, &c) in counts.iter().enumerate() {
+                let k = k as f64 * cut as f64;
+                let prob = if k < 12.0 * cut as f64 {
+                    q.powf(k) - q.powf(k + cut as f64)
+                } else {
+                    q.powf(k)
+                };
+                let e = prob * f64::from(n);
+                chi2 += (f64::from(c) - e).powi(2) / e;
+            }
+            assert!(chi2 < 40.0, "p {p}: chi2 {chi2} counts {counts:?}");
+        }
+        assert_eq!(
+            Geometric::new(1.0).sample(&mut stream(1, Purpose::Flips, 0)),
+            0
+        );
+        assert_eq!(
+            Geometric::new(0.0).sample(&mut stream(1, Purpose::Flips, 0)),
+            u64::MAX
+        );
     }
 }

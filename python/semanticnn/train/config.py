@@ -18,9 +18,9 @@ class TrainConfig:
     levels: int = 8
     power_norm: bool = False
     batch_size: int = 64
-    base_epochs: int = 4
+    base_epochs: int = 8
     stage1_epochs: int = 4
-    stage2_epochs: int = 6
+    stage2_epochs: int = 8
     lr: float = 2e-3
     # Training images of the base model and of stage 2 shift by up to this many pixels.
     shift: int = 2

@@ -232,9 +232,15 @@ def load_run(out: Path) -> Run:
     obj = torch.load(path, map_location="cpu", weights_only=False)
     cfg = TrainConfig.from_dict(obj["config"])
     base, snns = _build(cfg, obj["info"])
-    base.load_state_dict(obj["base"])
-    for v in VARIANTS:
-        snns[v].load_state_dict(obj[v])
+    try:
+        base.load_state_dict(obj["base"])
+        for v in VARIANTS:
+            snns[v].load_state_dict(obj[v])
+    except RuntimeError as e:
+        raise ValueError(
+            f"{path} was saved by another version of the models; train it again "
+            f"(remove {out}): {str(e).splitlines()[0]}"
+        ) from e
     for m in (base, *snns.values()):
         m.eval()
     return Run(cfg, base, snns["aware"], snns["blind"], obj["info"])

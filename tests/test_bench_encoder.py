@@ -27,5 +27,7 @@ def test_bench_json_reports_every_path() -> None:
     for name in ("rust_int8", "torch_float32", "numpy_reference"):
         assert r[name]["images_per_s"] > 0
         assert r[name]["mac_per_s"] == approx(r[name]["images_per_s"] * r["macs_per_image"])
+    assert list(r["rust_int8_by_kernel"]) == int8.Encoder.kernels()
+    assert r["rust_int8"] == r["rust_int8_by_kernel"][r["rust_kernel"]]
     rust, torch = r["rust_int8"]["images_per_s"], r["torch_float32"]["images_per_s"]
     assert r["ratio_vs_torch"] == approx(rust / torch)

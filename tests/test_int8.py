@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import struct
 import subprocess
 import sys
@@ -169,7 +170,10 @@ def models(draw: st.DrawFn, ops: tuple[str, ...] = OPS, max_layers: int = 4):
             zps.append(zps[t])
             continue
         dm = draw(st.integers(1, 2)) if op == "depthwise" else 1
-        cout = ic * dm if op == "depthwise" else draw(st.integers(1, 9))
+        # Up to 40 output channels: more than one 8-lane vector, and more than
+        # one pass of the AVX2 kernel's 4 vectors.
+        cout = ic * dm if op == "depthwise" else draw(
+            st.one_of(st.integers(1, 9), st.integers(10, 40)))
         wshape = (kh, kw, cout) if op == "depthwise" else (cout, kh, kw, ic)
         weight = rng.integers(-128, 128, wshape).astype(np.int8)
         bias_span = 1 << 30 if extreme else 5000
@@ -197,7 +201,8 @@ def _check_equal(spec: tuple[int8.Input, list[int8.Layer], int8.Head], seed: int
             0, 256, (3, *enc.input_shape), dtype=np.uint8)
         want = int8.reference_encode(path, images)
         np.testing.assert_array_equal(enc.encode(images), want)
-        np.testing.assert_array_equal(enc.encode(images, threads=2), want)
+        for kernel in int8.Encoder.kernels():
+            np.testing.assert_array_equal(enc.encode(images, threads=2, kernel=kernel), want)
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -225,7 +230,8 @@ def test_golden_vectors(name: str) -> None:
     want = np.load(VECTORS / f"{name}_symbols.npy")
     path = VECTORS / f"{name}.safetensors"
     np.testing.assert_array_equal(int8.reference_encode(path, images), want)
-    np.testing.assert_array_equal(int8.Encoder.load(path).encode(images), want)
+    for kernel in int8.Encoder.kernels():
+        np.testing.assert_array_equal(int8.Encoder.load(path).encode(images, kernel=kernel), want)
 
 
 # --------------------------------------------------------------------------- bad files
@@ -295,6 +301,23 @@ def test_encode_names_bad_images() -> None:
     with pytest.raises(ValueError, match=r"images must have shape \(N, 28, 28, 1\)"):
         enc.encode(np.zeros((1, 28, 28, 3), np.uint8))
     assert enc.encode(np.zeros((0, 28, 28, 1), np.uint8)).shape == (0, enc.num_symbols)
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        enc.encode(np.zeros((1, 28, 28, 1), np.uint8), kernel="avx9")
+
+
+def test_kernels_are_listed_fastest_first() -> None:
+    kernels = int8.Encoder.kernels()
+    assert kernels[-1] == "portable"
+    if platform.machine() in ("x86_64", "AMD64") and "avx2" in _cpu_flags():
+        assert kernels == ["avx2", "portable"]
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return {f for line in text.splitlines() if line.startswith("flags") for f in line.split()}
 
 
 def test_golden_vectors_match_their_script() -> None:

@@ -418,11 +418,18 @@ class Encoder:
     def bits(self) -> int:
         return self.levels.bit_length() - 1
 
-    def encode(self, images: np.ndarray, *, threads: int | None = None) -> np.ndarray:
+    @staticmethod
+    def kernels() -> list[str]:
+        """Conv kernels this CPU runs, fastest first (e.g. ["avx2", "portable"])."""
+        return _core.Int8Encoder.kernels()
+
+    def encode(self, images: np.ndarray, *, threads: int | None = None,
+               kernel: str | None = None) -> np.ndarray:
         """uint8 (N, H, W, C) images -> uint8 (N, S) symbols.
 
         Releases the GIL; the batch is split over `threads` threads (default:
-        all cores). The result does not depend on the thread count.
+        all cores). `kernel` picks the conv kernel (one of `kernels()`;
+        default the fastest). The result depends on neither.
         """
         if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
             raise TypeError(f"images must be a uint8 numpy array, got {_describe(images)}")
@@ -433,7 +440,7 @@ class Encoder:
             raise ValueError(f"threads must be >= 1, got {threads}")
         out = np.empty((images.shape[0], self.num_symbols), np.uint8)
         self._inner.encode_into(np.ascontiguousarray(images).reshape(-1), out.reshape(-1),
-                                threads or 0)
+                                threads or 0, kernel)
         return out
 
 

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use semanticnn_core::nn::OwnedModel;
+use semanticnn_core::nn::{Kernel, OwnedModel};
 
 fn vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
@@ -65,6 +65,14 @@ fn check(name: &str) {
         enc.encode_batch(&images, &mut batch, threads)
             .expect("batch");
         assert_eq!(batch, want, "{name}: batch on {threads} threads");
+    }
+    // Every kernel this CPU runs.
+    for kernel in Kernel::ALL.into_iter().filter(|k| k.available()) {
+        let mut batch = vec![0u8; want.len()];
+        owned
+            .encode_batch_with(&images, &mut batch, 2, kernel)
+            .expect("batch");
+        assert_eq!(batch, want, "{name}: {kernel:?} kernel");
     }
 }
 

@@ -2,8 +2,9 @@
 use std::path::PathBuf;
 
 use numpy::{PyReadonlyArray1, PyReadwriteArray1};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use semanticnn_core::nn::{LoadError, OwnedModel};
+use semanticnn_core::nn::{Kernel, LoadError, OwnedModel};
 
 use crate::error::{detach, slice, slice_mut, ToPyErr};
 
@@ -54,25 +55,50 @@ impl Int8Encoder {
         self.model.model().head.centers.len
     }
 
+    /// Names of the conv kernels this CPU runs, fastest first (all give the
+    /// same symbols).
+    #[staticmethod]
+    fn kernels() -> Vec<&'static str> {
+        Kernel::ALL
+            .iter()
+            .rev()
+            .filter(|k| k.available())
+            .map(|k| k.name())
+            .collect()
+    }
+
     /// Encodes the flat uint8 NHWC `images` into the flat `out` (N * num_symbols)
-    /// on `threads` threads (0 = all cores), without the GIL.
-    #[pyo3(signature = (images, out, threads=0))]
+    /// on `threads` threads (0 = all cores) with `kernel` (None = the fastest),
+    /// without the GIL.
+    #[pyo3(signature = (images, out, threads=0, kernel=None))]
     fn encode_into(
         &self,
         py: Python<'_>,
         images: PyReadonlyArray1<'_, u8>,
         mut out: PyReadwriteArray1<'_, u8>,
         threads: usize,
+        kernel: Option<&str>,
     ) -> PyResult<()> {
         let images = slice(&images, "images")?;
         let out = slice_mut(&mut out, "out")?;
-        let enc = self.encoder()?;
+        let kernel = match kernel {
+            None => Kernel::detect(),
+            Some(name) => Kernel::ALL
+                .into_iter()
+                .find(|k| k.name() == name)
+                .ok_or_else(|| {
+                    let names: Vec<_> = Kernel::ALL.iter().map(|k| k.name()).collect();
+                    PyValueError::new_err(format!("kernel must be one of {names:?}, got {name:?}"))
+                })?,
+        };
         let threads = if threads == 0 {
             std::thread::available_parallelism().map_or(1, usize::from)
         } else {
             threads
         };
-        detach(py, || enc.encode_batch(images, out, threads))
+        detach(py, || {
+            self.model.encode_batch_with(images, out, threads, kernel)
+        })
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::model::{
     Add, Conv, Head, Layer, Model, ModelError, Op, Shape, Span, Window, MAX_ELEMENTS, MAX_LAYERS,
 };
-use super::plan::Encoder;
+use super::plan::{Encoder, Kernel, Packed, RunError};
 
 pub const FORMAT: &str = "semanticnn-int8";
 pub const FORMAT_VERSION: &str = "1";
@@ -58,6 +58,8 @@ impl From<ModelError> for LoadError {
 }
 
 /// A loaded model that owns its parameter pools and lends a [`Model`] view.
+/// It also holds its conv2d weights packed for the fastest [`Kernel`] of this
+/// CPU, made once when it loads.
 #[derive(Clone, Debug)]
 pub struct OwnedModel {
     input: Shape,
@@ -66,6 +68,7 @@ pub struct OwnedModel {
     weights: Vec<i8>,
     params: Vec<i32>,
     head: Head,
+    packed: Option<Packed>,
 }
 
 fn graph_err(at: &str, what: impl ToString) -> LoadError {
@@ -352,15 +355,16 @@ impl OwnedModel {
                 reason: "not part of the graph".into(),
             });
         }
-        let owned = Self {
+        let mut owned = Self {
             input,
             input_zero_point,
             layers,
             weights,
             params,
             head,
+            packed: None,
         };
-        Encoder::new(owned.model())?;
+        owned.packed = Packed::new(&Encoder::new(owned.model())?);
         Ok(owned)
     }
 
@@ -379,5 +383,27 @@ impl OwnedModel {
     /// The validated encoder of this model.
     pub fn encoder(&self) -> Result<Encoder<'_>, ModelError> {
         Encoder::new(self.model())
+    }
+
+    /// [`Encoder::encode_batch`] with a chosen conv2d `kernel`, on the weights
+    /// packed at load time: the same results for every kernel;
+    /// `Err(KernelUnavailable)` where this CPU cannot run it.
+    pub fn encode_batch_with(
+        &self,
+        images: &[u8],
+        symbols: &mut [u8],
+        threads: usize,
+        kernel: Kernel,
+    ) -> Result<(), RunError> {
+        let packed = match kernel {
+            Kernel::Portable => None,
+            Kernel::Avx2 => Some(
+                self.packed
+                    .as_ref()
+                    .ok_or(RunError::KernelUnavailable("avx2"))?,
+            ),
+        };
+        let enc = self.encoder().map_err(RunError::Model)?;
+        enc.run_batch(images, symbols, threads, packed)
     }
 }

@@ -2,6 +2,8 @@
 //! requantization), bit-exact with `semanticnn.int8.reference_encode`.
 //! Format and formulas: `docs/model-format.md`.
 
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod avx2;
 mod conv;
 mod head;
 pub mod kernel;
@@ -18,4 +20,6 @@ pub use load::{LoadError, OwnedModel};
 pub use model::{
     Add, Conv, Head, Layer, Model, ModelError, Op, Shape, Span, Window, MAX_ELEMENTS, MAX_LAYERS,
 };
+#[cfg(feature = "std")]
+pub use plan::Kernel;
 pub use plan::{Encoder, RunError};

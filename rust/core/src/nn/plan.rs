@@ -27,6 +27,10 @@ pub enum RunError {
         len: usize,
         item: usize,
     },
+    /// The requested [`Kernel`] cannot run on this CPU.
+    KernelUnavailable(&'static str),
+    /// The model failed validation (see [`Encoder::new`]).
+    Model(ModelError),
 }
 
 impl fmt::Display for RunError {
@@ -38,12 +42,81 @@ impl fmt::Display for RunError {
             Self::BadLength { what, len, item } => {
                 write!(f, "{what}: length {len} is not a multiple of {item}")
             }
+            Self::KernelUnavailable(name) => {
+                write!(f, "kernel {name:?} is not available on this CPU")
+            }
+            Self::Model(e) => e.fmt(f),
         }
     }
 }
 
 #[cfg(feature = "std")]
 impl std::error::Error for RunError {}
+
+/// Which conv2d implementation a host batch run uses. Every kernel gives the
+/// same results bit for bit; they differ only in speed.
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// im2col + [`super::kernel::dot_2x2`] (SSE2 on x86-64): runs everywhere,
+    /// and is what the single-image [`Encoder::encode`] uses.
+    Portable,
+    /// x86-64 AVX2, output channels as lanes, weights packed once per batch.
+    Avx2,
+}
+
+#[cfg(feature = "std")]
+impl Kernel {
+    pub const ALL: [Self; 2] = [Self::Portable, Self::Avx2];
+
+    /// The fastest kernel this CPU runs.
+    pub fn detect() -> Self {
+        if Self::Avx2.available() {
+            Self::Avx2
+        } else {
+            Self::Portable
+        }
+    }
+
+    /// Whether this CPU runs the kernel.
+    pub fn available(self) -> bool {
+        match self {
+            Self::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => std::is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Self::Avx2 => false,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Portable => "portable",
+            Self::Avx2 => "avx2",
+        }
+    }
+}
+
+/// Conv2d weights packed for a faster kernel than the portable one.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+pub(crate) use super::avx2::Packed;
+
+/// No faster kernel on this target: nothing is ever packed.
+#[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+#[derive(Clone, Debug)]
+pub(crate) enum Packed {}
+
+#[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+impl Packed {
+    #[cfg(feature = "std")]
+    pub fn new(_: &Encoder<'_>) -> Option<Self> {
+        None
+    }
+
+    pub fn work_len(&self) -> usize {
+        match *self {}
+    }
+}
 
 /// A validated model with its static plan: buffer sizes are known before running.
 #[derive(Clone, Copy, Debug)]
@@ -358,10 +431,21 @@ impl<'a> Encoder<'a> {
         work: &mut [i16],
         symbols: &mut [u8],
     ) -> Result<(), RunError> {
+        self.encode_with(image, arena, work, symbols, None)
+    }
+
+    fn encode_with(
+        &self,
+        image: &[u8],
+        arena: &mut [i8],
+        work: &mut [i16],
+        symbols: &mut [u8],
+        packed: Option<&Packed>,
+    ) -> Result<(), RunError> {
         let n = self.num_symbols();
         need("symbols", n, symbols.len())?;
         let zp = self.zero_points[self.model.layers.len()];
-        let latent = self.forward(image, arena, work)?;
+        let latent = self.forward_with(image, arena, work, packed)?;
         let hp = HeadParams {
             centers: Self::centers(&self.model).unwrap_or(&[]),
             frac_bits: self.model.head.frac_bits,
@@ -381,21 +465,59 @@ impl<'a> Encoder<'a> {
         arena: &'x mut [i8],
         work: &mut [i16],
     ) -> Result<&'x [i8], RunError> {
+        self.forward_with(image, arena, work, None)
+    }
+
+    /// [`Self::forward`], running the conv2d layers that `packed` holds with
+    /// its kernel (`work` then holds at least its `work_len` too).
+    pub(crate) fn forward_with<'x>(
+        &self,
+        image: &[u8],
+        arena: &'x mut [i8],
+        work: &mut [i16],
+        packed: Option<&Packed>,
+    ) -> Result<&'x [i8], RunError> {
         need("image", self.input_len(), image.len())?;
         need("arena", self.arena_len, arena.len())?;
         need("work", self.work_len, work.len())?;
+        if let Some(p) = packed {
+            need("work", p.work_len(), work.len())?;
+        }
         let x0 = &mut arena[self.offsets[0]..][..self.input_len()];
         for (d, &p) in x0.iter_mut().zip(image) {
             *d = (p ^ 0x80) as i8;
         }
         for (i, l) in self.model.layers.iter().enumerate() {
-            self.run_layer(i, l, arena, work);
+            self.run_layer(i, l, arena, work, packed);
         }
         let last = self.model.layers.len();
         Ok(&arena[self.offsets[last]..][..self.num_symbols()])
     }
 
-    fn run_layer(&self, i: usize, l: &Layer, arena: &mut [i8], work: &mut [i16]) {
+    /// The parameters and input shape of conv layer `i` (`None` for other ops).
+    pub(crate) fn conv_layer(&self, i: usize, l: &Layer) -> Option<(ConvParams<'a>, Shape)> {
+        let (Op::Conv2d(c) | Op::DepthwiseConv2d(c)) = &l.op else {
+            return None;
+        };
+        let s = self.shapes[l.inputs[0]];
+        let [kh, kw] = c.window.kernel;
+        let wlen = match l.op {
+            Op::DepthwiseConv2d(_) => kh * kw * l.output.c,
+            _ => l.output.c * kh * kw * s.c,
+        };
+        // Validated in `new`, so the spans resolve.
+        let p = Self::conv_params(&self.model, c, l.output.c, wlen, i).ok()?;
+        Some((p, s))
+    }
+
+    fn run_layer(
+        &self,
+        i: usize,
+        l: &Layer,
+        arena: &mut [i8],
+        work: &mut [i16],
+        packed: Option<&Packed>,
+    ) {
         let (s, os) = (self.shapes[l.inputs[0]], self.shapes[i + 1]);
         let zp = self.zero_points[l.inputs[0]];
         let q = OutQuant {
@@ -424,18 +546,19 @@ impl<'a> Encoder<'a> {
             zero_point: zp,
         };
         match &l.op {
-            Op::Conv2d(c) | Op::DepthwiseConv2d(c) => {
-                let wlen = match l.op {
-                    Op::DepthwiseConv2d(_) => c.window.kernel[0] * c.window.kernel[1] * os.c,
-                    _ => os.c * c.window.kernel[0] * c.window.kernel[1] * s.c,
-                };
-                // Validated in `new`, so the spans resolve.
-                let Ok(p) = Self::conv_params(&self.model, c, os.c, wlen, i) else {
-                    return;
-                };
-                if matches!(l.op, Op::Conv2d(_)) {
+            Op::Conv2d(_) => {
+                #[cfg(all(feature = "std", target_arch = "x86_64"))]
+                if let Some(p) = packed {
+                    if super::avx2::conv2d(p, i, t, out, os, q, work) {
+                        return;
+                    }
+                }
+                if let Some((p, _)) = self.conv_layer(i, l) {
                     conv::conv2d(t, &p, out, os, q, work);
-                } else {
+                }
+            }
+            Op::DepthwiseConv2d(c) => {
+                if let Some((p, _)) = self.conv_layer(i, l) {
                     conv::depthwise(t, &p, c.depth_multiplier, out, os, q);
                 }
             }
@@ -443,17 +566,33 @@ impl<'a> Encoder<'a> {
             Op::MaxPool2d(w) => ops::pool(x, s, w, true, out, os, q),
             Op::Add(a) => ops::add(x, zp, x2, self.zero_points[t2], a, out, q),
         }
+        let _ = packed;
     }
 
     /// Encode a batch of images (`images.len()` a multiple of [`Self::input_len`])
-    /// on up to `threads` threads. Each image is independent work, so the
-    /// result does not depend on the thread count.
+    /// on up to `threads` threads with the fastest [`Kernel`] of this CPU,
+    /// packing its weights on every call ([`super::OwnedModel`] packs them
+    /// once, when it loads). Each image is independent work, so the result
+    /// does not depend on the thread count.
     #[cfg(feature = "std")]
     pub fn encode_batch(
         &self,
         images: &[u8],
         symbols: &mut [u8],
         threads: usize,
+    ) -> Result<(), RunError> {
+        self.run_batch(images, symbols, threads, Packed::new(self).as_ref())
+    }
+
+    /// The batch run behind the `encode_batch` methods, with the conv2d layers that
+    /// `packed` (made from this encoder's model) holds on its kernel.
+    #[cfg(feature = "std")]
+    pub(crate) fn run_batch(
+        &self,
+        images: &[u8],
+        symbols: &mut [u8],
+        threads: usize,
+        packed: Option<&Packed>,
     ) -> Result<(), RunError> {
         let (il, sl) = (self.input_len(), self.num_symbols());
         if !images.len().is_multiple_of(il) {
@@ -471,14 +610,24 @@ impl<'a> Encoder<'a> {
                 got: symbols.len(),
             });
         }
-        crate::par::split2(images, il, symbols, sl, threads, |_, imgs, syms| {
-            let mut arena = std::vec![0i8; self.arena_len];
-            let mut work = std::vec![0i16; self.work_len];
-            for (img, sym) in imgs.chunks(il).zip(syms.chunks_mut(sl)) {
-                self.encode(img, &mut arena, &mut work, sym)?;
-            }
-            Ok(())
-        })
+        let work_len = self.work_len.max(packed.map_or(0, Packed::work_len));
+        // Chunks of a few images: threads claim them as they finish, so a
+        // thread slowed by other work on the machine takes fewer.
+        const CHUNK: usize = 4;
+        crate::par::claim2(
+            images,
+            CHUNK * il,
+            symbols,
+            CHUNK * sl,
+            threads,
+            || (std::vec![0i8; self.arena_len], std::vec![0i16; work_len]),
+            |(arena, work), imgs, syms| {
+                for (img, sym) in imgs.chunks(il).zip(syms.chunks_mut(sl)) {
+                    self.encode_with(img, arena, work, sym, packed)?;
+                }
+                Ok(())
+            },
+        )
     }
 }
 

@@ -9,12 +9,12 @@
 //! next store overwriting the surplus, so a step needs `2N + 16` bytes of
 //! room: the scalar path does what is left.
 use core::arch::x86_64::{
-    __m128i, __m256i, _mm256_and_si256, _mm256_castsi256_si128, _mm256_extracti128_si256,
-    _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16, _mm256_mul_epu32, _mm256_or_si256,
-    _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_epi8, _mm256_set_m128i,
-    _mm256_shuffle_epi8, _mm256_sll_epi16, _mm256_sll_epi32, _mm256_sll_epi64, _mm256_srl_epi16,
-    _mm256_srl_epi32, _mm256_srl_epi64, _mm256_srli_epi64, _mm256_storeu_si256, _mm256_testz_si256,
-    _mm_cvtsi32_si128, _mm_loadu_si128, _mm_storeu_si128,
+    __m128i, __m256i, _mm256_and_si256, _mm256_bslli_epi128, _mm256_castsi256_si128,
+    _mm256_extracti128_si256, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16,
+    _mm256_mul_epu32, _mm256_or_si256, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x,
+    _mm256_set1_epi8, _mm256_set_m128i, _mm256_shuffle_epi8, _mm256_sll_epi16, _mm256_sll_epi32,
+    _mm256_sll_epi64, _mm256_srl_epi16, _mm256_srl_epi32, _mm256_srl_epi64, _mm256_srli_epi64,
+    _mm256_storeu_si256, _mm256_testz_si256, _mm_cvtsi32_si128, _mm_loadu_si128, _mm_storeu_si128,
 };
 
 /// Whether this CPU runs the AVX2 paths.
@@ -154,17 +154,20 @@ pub(super) unsafe fn unpack<const N: usize>(packed: &[u8], out: &mut [u8]) -> us
             )
         };
         let x = _mm256_shuffle_epi8(x, mask);
+        // Each step's second half moves up by a byte shift of the whole
+        // 128-bit lane: the masked value's upper part is zero, so nothing
+        // crosses into the next element (and it spares the shift unit).
         let x = _mm256_or_si256(
             _mm256_srl_epi64(x, count(4 * N)),
-            _mm256_sll_epi64(_mm256_and_si256(x, low_4n), count(32)),
+            _mm256_bslli_epi128::<4>(_mm256_and_si256(x, low_4n)),
         );
         let x = _mm256_or_si256(
             _mm256_srl_epi32(x, count(2 * N)),
-            _mm256_sll_epi32(_mm256_and_si256(x, low_2n), count(16)),
+            _mm256_bslli_epi128::<2>(_mm256_and_si256(x, low_2n)),
         );
         let x = _mm256_or_si256(
             _mm256_srl_epi16(x, count(N)),
-            _mm256_sll_epi16(_mm256_and_si256(x, low_n), count(8)),
+            _mm256_bslli_epi128::<1>(_mm256_and_si256(x, low_n)),
         );
         // SAFETY: `step` is 32 bytes.
         unsafe { _mm256_storeu_si256(step.as_mut_ptr().cast::<__m256i>(), x) };

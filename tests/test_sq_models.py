@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from semanticnn.layers import BERAttention
+from semanticnn.layers import BERAttention, SoftDemapper
 from semanticnn.models import SemanticNN, build_base
 from semanticnn.quant import PowerNorm, SoftQuantizer
 
@@ -81,3 +81,49 @@ def test_shapes(arch: str, shape: tuple[int, int, int], split: tuple[int, int, i
 def test_unknown_arch() -> None:
     with pytest.raises(ValueError, match="unknown base architecture"):
         build_base("vgg", 1, 10)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 0.5), st.sampled_from([1, 2, 3]))
+def test_soft_demap_is_the_posterior_mean(seed: int, ber: float, bits: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 2**bits
+    demap = SoftDemapper(bits)
+    prior = rng.random(n) + 0.05
+    demap.prior.copy_(torch.from_numpy(prior / prior.sum()))
+    centers = np.sort(rng.normal(size=n))
+    received = rng.integers(0, n, (2, 5))
+    got = demap(torch.from_numpy(received), torch.tensor([ber, 0.0]), torch.tensor(centers))
+    for r, value in zip(received[0], got[0].numpy(), strict=True):
+        d = np.array([bin(s ^ int(r)).count("1") for s in range(n)])
+        w = prior / prior.sum() * ber**d * (1 - ber) ** (bits - d)
+        want = float((w * centers).sum() / w.sum())
+        assert value == pytest.approx(want, rel=1e-5, abs=1e-6)  # the prior is float32
+    # Told BER 0, the decoder sees the received centers themselves.
+    np.testing.assert_array_equal(got[1].numpy(), centers[received[1]])
+
+
+def test_soft_demap_prior_follows_the_sent_symbols() -> None:
+    demap = SoftDemapper(2, momentum=1.0)
+    demap.observe(torch.tensor([[0, 0, 0, 3]]))
+    torch.testing.assert_close(demap.prior, torch.tensor([0.75, 0.0, 0.0, 0.25]))
+    # At BER 0.5 nothing is learnt from the symbol: every value is the prior mean.
+    got = demap(torch.tensor([[0, 1, 2, 3]]), torch.tensor([0.5]), torch.arange(4.0))
+    torch.testing.assert_close(got, torch.full((1, 4), 0.75), atol=1e-5, rtol=0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 3))
+def test_shift_images_moves_each_image_by_at_most_max_shift(seed: int, m: int) -> None:
+    from semanticnn.train.stages import shift_images
+
+    x = torch.zeros(16, 2, 12, 12)
+    x[:, :, 5, 6] = 1.0  # one bright pixel, far enough from the border
+    out = shift_images(x, np.random.default_rng(seed), m)
+    assert out.shape == x.shape
+    torch.testing.assert_close(out.sum((1, 2, 3)), x.sum((1, 2, 3)))
+    ys, xs = out[:, 0].flatten(1).argmax(1) // 12, out[:, 0].flatten(1).argmax(1) % 12
+    assert (ys - 5).abs().max() <= m and (xs - 6).abs().max() <= m
+    torch.testing.assert_close(out[:, 0], out[:, 1])  # channels move together
+    if m == 0:
+        torch.testing.assert_close(out, x)

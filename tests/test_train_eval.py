@@ -85,6 +85,7 @@ def test_eval_writes_the_report(tmp_path: Path, run_dir: Path) -> None:
         "uint8",
         "semanticnn_blind",
         "semanticnn",
+        "semanticnn_pilot",
     }
     for s in report["systems"].values():
         assert len(s["accuracy"]) == 7
@@ -92,6 +93,10 @@ def test_eval_writes_the_report(tmp_path: Path, run_dir: Path) -> None:
     snn, f32 = report["systems"]["semanticnn"], report["systems"]["float32"]
     assert f32["bytes_per_inference"] == 4 * int(np.prod(report["split_shape"]))
     assert snn["bytes_per_inference"] == 3 * 7 * 7 * 3 // 8 + 1  # 147 symbols x 3 bits
+    pilot = report["systems"]["semanticnn_pilot"]
+    assert pilot["bytes_per_inference"] == snn["bytes_per_inference"] + 8  # 64 pilot bits
+    # Told the true BER 0 or its pilot's estimate (exactly 0 then), the same decoder agrees.
+    assert pilot["accuracy"][0] == snn["accuracy"][0]
     assert snn["compression_ratio"] == pytest.approx(
         f32["bytes_per_inference"] / snn["bytes_per_inference"]
     )
@@ -103,6 +108,31 @@ def test_eval_writes_the_report(tmp_path: Path, run_dir: Path) -> None:
         "compression >= 344x vs float32 split features"
     }
     assert "system" in res.output and "semanticnn" in res.output.lower()
+
+
+def test_ablation_is_paired(tmp_path: Path, dataset: str, tiny: dict[str, int]) -> None:
+    """Both variants start from the same weights and see the same batches and channel:
+    on a clean link (BER 0 is BER feature 0) they train to the very same weights."""
+    out = tmp_path / "clean"
+    train_run(TrainConfig(dataset=dataset, ber_min=0.0, ber_max=0.0, **tiny), out)
+    obj = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
+    assert obj["aware"].keys() == obj["blind"].keys()
+    for k, v in obj["aware"].items():
+        torch.testing.assert_close(v, obj["blind"][k], rtol=0, atol=0, msg=k)
+
+
+def test_training_draws_a_ber_per_sample() -> None:
+    rng = np.random.default_rng(0)
+    cfg = TrainConfig(ber_min=1e-4, ber_max=1e-1, p_clean=0.25)
+    ber = stages.draw_ber(rng, cfg, 4000)
+    assert isinstance(ber, torch.Tensor) and ber.shape == (4000,)
+    clean = ber == 0
+    assert 0.2 < float(clean.float().mean()) < 0.3
+    noisy = torch.log10(ber[~clean].double())
+    assert float(noisy.min()) >= -4 and float(noisy.max()) <= -1
+    assert abs(float(noisy.mean()) + 2.5) < 0.1  # log-uniform: mean log10 BER -2.5
+    one = stages.draw_ber(rng, TrainConfig(ber_per_sample=False), 64)
+    assert isinstance(one, float)
 
 
 def test_cli_errors_name_the_problem(tmp_path: Path, dataset: str, run_dir: Path) -> None:

@@ -89,7 +89,7 @@ def _load(run_dir: Path) -> Any:
 
     try:
         return load_run(run_dir)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from e
 
 

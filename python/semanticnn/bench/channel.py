@@ -109,7 +109,7 @@ def channel_bench(mib: int, repeats: int, clock: str, as_json: bool) -> None:
     """Channel models and bit packing (single thread) against memcpy and naive numpy."""
     if mib < 1 or repeats < 1:
         raise click.BadParameter("--mib and --repeats must be >= 1")
-    r = run_bench(mib)
+    r = run_bench(mib, repeats, clock)
     if as_json:
         click.echo(json.dumps(r, indent=2))
         return

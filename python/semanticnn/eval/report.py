@@ -27,6 +27,7 @@ LABELS = {
     "uint8": "uniform 8-bit split features",
     "semanticnn_blind": "SemanticNN, BER-blind decoder",
     "semanticnn": "SemanticNN (BER-aware decoder)",
+    "semanticnn_pilot": "SemanticNN, BER from each frame's pilot",
 }
 
 
@@ -83,6 +84,7 @@ def evaluate_run(
         "uint8": systems.uint8(run.base, fmax),
         "semanticnn_blind": systems.semanticnn(run.blind),
         "semanticnn": systems.semanticnn(run.aware),
+        "semanticnn_pilot": systems.semanticnn(run.aware, systems.PILOT_BITS),
     }
     links: list[Channel] = [BSC(b) for b in bers] + [ge]
     split = tuple(run.info["split_shape"])
@@ -96,6 +98,7 @@ def evaluate_run(
         "uint8": f32 // 4,
         "semanticnn_blind": snn_bytes,
         "semanticnn": snn_bytes,
+        "semanticnn_pilot": snn_bytes + systems.PILOT_BITS // 8,
     }
     result: dict[str, Any] = {}
     batches = -(-len(y) // batch)
@@ -129,7 +132,8 @@ def evaluate_run(
         "split_shape": list(split),
         "latent_shape": list(latent),
         "bits_per_symbol": nbits,
-        "decoder_ber": "the link's mean BER",
+        "decoder_ber": "semanticnn: the link's mean BER; semanticnn_pilot: each frame's "
+        f"estimate from a {systems.PILOT_BITS}-bit pilot",
         "systems": result,
         "config": run.config.to_dict(),
         "train_seconds": run.info.get("train_seconds", {}),

@@ -6,8 +6,10 @@ from it after a real channel).
   non-finite values the flips make);
 - uint8: the split features uniformly quantized to 8 bits (range from the training set);
 - semanticnn_blind / semanticnn: the int8 encoder's symbols, the BER-blind or the
-  BER-aware decoder, then the tail. The BER-aware decoder gets the BER as the
-  receiver estimates it (`ber_source`).
+  BER-aware decoder, then the tail. The BER-aware decoder is told the link's mean BER
+  (what a receiver learns by averaging many frames' pilots);
+- semanticnn_pilot: the BER-aware decoder told each frame's own BER estimate from a
+  `PILOT_BITS`-bit pilot sent ahead of the symbols (as the firmware's frames carry).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import torch
 from semanticnn.link import Channel, transmit_bytes
 from semanticnn.models import BaseClassifier, SemanticNN
 
-SYSTEMS = ("original", "float32", "uint8", "semanticnn_blind", "semanticnn")
+SYSTEMS = ("original", "float32", "uint8", "semanticnn_blind", "semanticnn", "semanticnn_pilot")
+# Pilot bits per frame, as in the firmware's frames (`semanticnn.firmware.frames`).
+PILOT_BITS = 64
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,10 @@ def uint8(base: BaseClassifier, feature_max: float) -> System:
     return System(send, receive)
 
 
-def semanticnn(model: SemanticNN) -> System:
+def semanticnn(model: SemanticNN, pilot_bits: int = 0) -> System:
     """The int8 encoder's symbols through the link; the decoder is told the link's mean
-    BER (the BER-blind decoder ignores it)."""
+    BER or, with `pilot_bits`, each frame's pilot estimate (the BER-blind decoder
+    ignores either)."""
 
     @torch.no_grad()
     def send(x: torch.Tensor) -> torch.Tensor:
@@ -90,8 +95,8 @@ def semanticnn(model: SemanticNN) -> System:
 
     @torch.no_grad()
     def receive(symbols: torch.Tensor, link: Channel, seed: int) -> torch.Tensor:
-        rx = model.transmit(symbols, link, seed)
-        ber = torch.full((len(rx),), link.mean_ber)
+        rx, estimate = model.transmit(symbols, link, seed, pilot_bits)
+        ber = estimate if pilot_bits else torch.full((len(rx),), link.mean_ber)
         values = model.encoder.quantizer.dequantize(rx)
         return model.tail(model.decode(values, ber)).argmax(1)
 

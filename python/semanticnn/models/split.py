@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -17,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from semanticnn import int8
-from semanticnn.layers import BERAttention, ber_feature
-from semanticnn.link import BSC, Channel, transmit_symbols
+from semanticnn.layers import BERAttention, SoftDemapper, ber_input
+from semanticnn.link import BSC, Channel, transmit_with_pilot
 from semanticnn.models.base import SPLIT_LAYERS, BaseClassifier, encoder_architecture
 from semanticnn.quant import PowerNorm, SoftQuantizer
 from semanticnn.quant.fakequant import INPUT_SCALE, INPUT_ZERO_POINT, QConv2d, quantize_input
@@ -110,7 +111,11 @@ class SemanticEncoder(nn.Module):
 
 
 class BERAwareDecoder(nn.Module):
-    """Latent values -> split features, with attention driven by the BER."""
+    """Latent values -> split features, with attention driven by the BER.
+
+    The BER enters as a constant input plane and in every attention module. The
+    BER-blind decoder (`ber_aware=False`) is the same network told a BER feature of 0.
+    """
 
     def __init__(
         self,
@@ -119,9 +124,10 @@ class BERAwareDecoder(nn.Module):
         width: int = 64,
         ber_aware: bool = True,
     ) -> None:
+        """`latent_channels`: input channels besides the BER plane."""
         super().__init__()
         self.ber_aware = ber_aware
-        self.inp = nn.Conv2d(latent_channels + int(ber_aware), width, 3, 1, 1)
+        self.inp = nn.Conv2d(latent_channels + 1, width, 3, 1, 1)
         self.att1 = BERAttention(width, ber_aware=ber_aware)
         self.mid = nn.Conv2d(width, width, 3, 1, 1)
         self.att2 = BERAttention(width, ber_aware=ber_aware)
@@ -132,9 +138,8 @@ class BERAwareDecoder(nn.Module):
     def forward(
         self, values: torch.Tensor, ber: torch.Tensor, size: tuple[int, int]
     ) -> torch.Tensor:
-        if self.ber_aware:  # the BER also enters as a constant input plane
-            plane = ber_feature(ber.to(values.dtype)).view(-1, 1, 1, 1)
-            values = torch.cat([values, plane.expand(-1, 1, *values.shape[2:])], 1)
+        plane = ber_input(ber, self.ber_aware, values.dtype).to(values.device).view(-1, 1, 1, 1)
+        values = torch.cat([values, plane.expand(-1, 1, *values.shape[2:])], 1)
         h = self.att1(F.relu(self.inp(values)), ber)
         h = h + self.att2(F.relu(self.mid(h)), ber)
         h = self.att3(F.relu(self.up(h)), ber)
@@ -155,6 +160,7 @@ class SemanticNN(nn.Module):
         power_norm: bool = False,
         ber_aware: bool = True,
         qat: bool = True,
+        soft_demap: bool = True,
     ) -> None:
         super().__init__()
         c = split_shape[0]
@@ -163,11 +169,22 @@ class SemanticNN(nn.Module):
         self.encoder = SemanticEncoder(in_channels, latent_channels, levels, power_norm, qat)
         self.encoder.load_head(base.head)
         latent_channels = self.encoder.latent_channels
-        self.decoder = BERAwareDecoder(latent_channels, c, ber_aware=ber_aware)
+        self.demapper = SoftDemapper(self.encoder.quantizer.bits) if soft_demap else None
+        inputs = latent_channels * (2 if soft_demap else 1)
+        self.decoder = BERAwareDecoder(inputs, c, ber_aware=ber_aware)
         self.tail = copy.deepcopy(base.tail)
 
     def decode(self, values: torch.Tensor, ber: torch.Tensor) -> torch.Tensor:
-        """Received latent values -> reconstructed split features."""
+        """Received latent values -> reconstructed split features.
+
+        With soft demapping the decoder also sees each value's posterior mean given the
+        BER (`layers.demap`; BER 0 for the BER-blind decoder: the received values).
+        """
+        if self.demapper is not None:
+            q = self.encoder.quantizer
+            told = ber if self.decoder.ber_aware else torch.zeros_like(ber)
+            mean = self.demapper(q.assign(values), told.to(values.device), q.sorted_centers())
+            values = torch.cat([values, mean], 1)
         return self.decoder(values, ber, self.split_shape[1:])
 
     def latent_shape(self) -> tuple[int, int, int]:
@@ -178,23 +195,41 @@ class SemanticNN(nn.Module):
             w = (w + 2 * spec.padding - spec.kernel) // spec.stride + 1
         return self.encoder.latent_channels, h, w
 
-    def transmit(self, symbols: torch.Tensor, link: Channel, seed: int) -> torch.Tensor:
-        """(B, C, H, W) symbols through `link`, sent in NHWC order as the device emits them."""
+    def transmit(
+        self,
+        symbols: torch.Tensor,
+        link: Channel | Sequence[Channel],
+        seed: int,
+        pilot_bits: int = 0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C, H, W) symbols through `link` (one for the batch, or one per sample), sent
+        in NHWC order as the device emits them, after a pilot of `pilot_bits` bits.
+
+        Returns (received symbols, each frame's pilot BER estimate (0 without a pilot)).
+        """
         nhwc = symbols.permute(0, 2, 3, 1).to(torch.uint8).cpu().numpy()
-        rx = transmit_symbols(nhwc, self.encoder.quantizer.bits, link, seed)
-        return torch.from_numpy(rx).permute(0, 3, 1, 2).to(torch.int64).to(symbols.device)
+        bits = self.encoder.quantizer.bits
+        rx, estimate = transmit_with_pilot(nhwc, bits, link, seed, pilot_bits)
+        received = torch.from_numpy(rx).permute(0, 3, 1, 2).to(torch.int64)
+        return received.to(symbols.device), torch.from_numpy(estimate).float()
 
     def receive(self, sent: torch.Tensor, received: torch.Tensor) -> torch.Tensor:
         """Values of the received symbols, with the gradient of the sent ones (straight-through)."""
         return sent + (self.encoder.quantizer.dequantize(received) - sent).detach()
 
-    def forward(self, x: torch.Tensor, ber: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, ber: float | torch.Tensor, seed: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode, send through a BSC at `ber` (true bit flips), decode with that BER.
 
+        `ber` is one BER for the batch or a (B,) tensor, one per sample.
         Returns (reconstructed split features, logits).
         """
         sent, symbols = self.encoder(x)
-        rx = self.transmit(symbols, BSC(ber), seed)
-        values = self.receive(sent, rx)
-        feats = self.decode(values, torch.full((x.shape[0],), ber, device=x.device))
+        if self.training and self.demapper is not None:
+            self.demapper.observe(symbols)
+        bers = torch.as_tensor(ber, dtype=torch.float32).expand(x.shape[0]).cpu()
+        link = BSC(float(ber)) if isinstance(ber, float) else [BSC(float(b)) for b in bers]
+        values = self.receive(sent, self.transmit(symbols, link, seed)[0])
+        feats = self.decode(values, bers.to(x.device))
         return feats, self.tail(feats)

@@ -18,14 +18,18 @@ class TrainConfig:
     levels: int = 8
     power_norm: bool = False
     batch_size: int = 64
-    base_epochs: int = 4
+    base_epochs: int = 8
     stage1_epochs: int = 4
-    stage2_epochs: int = 6
+    stage2_epochs: int = 8
     lr: float = 2e-3
+    # Training images of the base model and of stage 2 shift by up to this many pixels.
+    shift: int = 2
     # BER per batch: 0 with probability `p_clean`, else log-uniform in [ber_min, ber_max].
     ber_min: float = 1e-4
     ber_max: float = 1e-1
     p_clean: float = 0.2
+    # Draw the BER per sample (a batch mixes BERs) rather than once per batch.
+    ber_per_sample: bool = True
     # XAI: integrated-gradients steps, and the share of the stage-1 loss they weight.
     ig_steps: int = 4
     xai_weight: float = 0.5
@@ -33,6 +37,8 @@ class TrainConfig:
     distill_alpha: float = 0.5
     distill_temperature: float = 4.0
     qat: bool = True
+    # Also give the decoder each received value's posterior mean given the BER.
+    soft_demap: bool = True
     seed: int = 0
     # Limit every epoch to this many batches (0: no limit); for tests and smoke runs.
     max_steps: int = 0
@@ -44,6 +50,8 @@ class TrainConfig:
             )
         if not 0 <= self.p_clean <= 1:
             raise ValueError(f"p_clean must be in [0, 1], got {self.p_clean}")
+        if self.shift < 0:
+            raise ValueError(f"shift must be >= 0, got {self.shift}")
         for name in ("batch_size", "levels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -2,6 +2,8 @@
 
 Phases: the base model; then for the BER-aware SemanticNN and for the BER-blind
 ablation, stage 1 (XAI-weighted denoising autoencoder) and stage 2 (task-oriented).
+The ablation is paired: both variants start from the same weights and see the same
+batches, BERs and channel realisations; they differ only in being told the BER.
 The run folder holds `config.json`, `checkpoint.pt` (while training) and `model.pt`
 (when finished).
 """
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -50,12 +53,20 @@ def _split_shape(base: BaseClassifier, shape: tuple[int, int, int]) -> tuple[int
     return int(c), int(h), int(w)
 
 
+def _seeded(seed: int, salt: int) -> None:
+    torch.manual_seed(int(np.random.SeedSequence([seed, salt]).generate_state(1)[0]))
+
+
 def _build(cfg: TrainConfig, info: dict[str, Any]) -> tuple[BaseClassifier, dict[str, SemanticNN]]:
-    torch.manual_seed(cfg.seed)
+    """The base model and both SemanticNN variants; the variants get the same initial
+    weights (the same seed, and the BER-blind decoder has the same parameters)."""
+    _seeded(cfg.seed, 0)
     base = build_base(cfg.arch, info["in_channels"], info["num_classes"])
     split = tuple(info["split_shape"])
-    snns = {
-        v: SemanticNN(
+    snns = {}
+    for v in VARIANTS:
+        _seeded(cfg.seed, 1)
+        snns[v] = SemanticNN(
             base,
             split,
             cfg.latent_channels or None,
@@ -63,9 +74,8 @@ def _build(cfg: TrainConfig, info: dict[str, Any]) -> tuple[BaseClassifier, dict
             cfg.power_norm,
             v == "aware",
             cfg.qat,
+            cfg.soft_demap,
         )
-        for v in VARIANTS
-    }
     return base, snns
 
 
@@ -146,7 +156,7 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
         base.load_state_dict(ckpt["base"])
         for v in VARIANTS:
             snns[v].load_state_dict(ckpt[v])
-    cache: dict[str, torch.Tensor] = {}  # XAI weights and teacher logits, from the frozen base
+    cache: dict[str, torch.Tensor] = {}  # the XAI weights, from the frozen base
     for pi, (stage, variant) in enumerate(PHASES):
         if pi < start_phase:
             continue
@@ -168,9 +178,7 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
         model = ddp.wrap(base if snn is None else snn, d)
         if stage == "stage1" and first < epochs and "xai" not in cache:
             cache["xai"] = stages.xai_weights(base, data.train, cfg, d.device)
-        if stage == "stage2" and first < epochs and "teacher" not in cache:
-            cache["teacher"] = stages.teacher_logits(base, data.train, d.device)
-        salt = pi + 1
+        salt = {"base": 0, "stage1": 1, "stage2": 2}[stage]  # both variants: the same data
         for epoch in range(first, epochs):
             t0 = time.perf_counter()
             if stage == "base":
@@ -180,9 +188,7 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
                     model, base, data.train, cache["xai"], opt, cfg, epoch, salt, d
                 )
             else:
-                loss = stages.stage2_epoch(
-                    model, cache["teacher"], data.train, opt, cfg, epoch, salt, d
-                )
+                loss = stages.stage2_epoch(model, base, data.train, opt, cfg, epoch, salt, d)
             sched.step()
             key = f"{stage}/{variant}"
             timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
@@ -226,9 +232,15 @@ def load_run(out: Path) -> Run:
     obj = torch.load(path, map_location="cpu", weights_only=False)
     cfg = TrainConfig.from_dict(obj["config"])
     base, snns = _build(cfg, obj["info"])
-    base.load_state_dict(obj["base"])
-    for v in VARIANTS:
-        snns[v].load_state_dict(obj[v])
+    try:
+        base.load_state_dict(obj["base"])
+        for v in VARIANTS:
+            snns[v].load_state_dict(obj[v])
+    except RuntimeError as e:
+        raise ValueError(
+            f"{path} was saved by another version of the models; train it again "
+            f"(remove {out}): {str(e).splitlines()[0]}"
+        ) from e
     for m in (base, *snns.values()):
         m.eval()
     return Run(cfg, base, snns["aware"], snns["blind"], obj["info"])

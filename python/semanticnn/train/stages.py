@@ -30,12 +30,31 @@ def epoch_batches(
         yield step, mine[step * cfg.batch_size : (step + 1) * cfg.batch_size]
 
 
-def draw_ber(rng: np.random.Generator, cfg: TrainConfig) -> float:
-    """0 with probability p_clean, else log-uniform in [ber_min, ber_max]."""
-    if cfg.ber_max == 0 or rng.random() < cfg.p_clean:
-        return 0.0
-    lo, hi = math.log(max(cfg.ber_min, 1e-12)), math.log(cfg.ber_max)
-    return float(math.exp(rng.uniform(lo, hi)))
+def draw_ber(rng: np.random.Generator, cfg: TrainConfig, n: int) -> float | torch.Tensor:
+    """The BER of a batch of `n`: each 0 with probability p_clean, else log-uniform in
+    [ber_min, ber_max]; one per sample (a (n,) tensor) or, without `ber_per_sample`,
+    one for the whole batch (a float)."""
+    k = n if cfg.ber_per_sample else 1
+    clean = rng.random(k) < cfg.p_clean
+    lo, hi = math.log(max(cfg.ber_min, 1e-12)), math.log(max(cfg.ber_max, 1e-12))
+    ber = np.where(clean | (cfg.ber_max == 0), 0.0, np.exp(rng.uniform(lo, hi, k)))
+    return torch.from_numpy(ber.astype(np.float32)) if cfg.ber_per_sample else float(ber[0])
+
+
+def shift_images(x: torch.Tensor, rng: np.random.Generator, max_shift: int) -> torch.Tensor:
+    """Each image moved by a random whole-pixel offset in [-max_shift, max_shift] on each
+    axis (zero fill): the training augmentation of the base model and of stage 2."""
+    if max_shift <= 0:
+        return x
+    n, _, h, w = x.shape
+    m = max_shift
+    offsets = rng.integers(0, 2 * m + 1, (n, 2))
+    padded = F.pad(x, (m, m, m, m))
+    out = torch.empty_like(x)
+    for dy, dx in {(int(a), int(b)) for a, b in offsets}:
+        idx = torch.from_numpy(np.flatnonzero((offsets[:, 0] == dy) & (offsets[:, 1] == dx)))
+        out[idx] = padded[idx, :, dy : dy + h, dx : dx + w]
+    return out
 
 
 def batch_seed(cfg: TrainConfig, salt: int, epoch: int, step: int, rank: int) -> int:
@@ -63,11 +82,12 @@ def base_epoch(
 ) -> float:
     """Cross-entropy training of the unsplit base model; returns the mean loss."""
     model.train()
+    rng = np.random.default_rng([cfg.seed, 0, epoch, d.rank])
     x_all, y_all = torch.from_numpy(data.x), torch.from_numpy(data.y)
     total, count = 0.0, 0
     batches = epoch_batches(len(data), cfg, epoch, 0, d)
     for _, idx in _progress(batches, _steps(len(data), cfg, d), f"base {epoch + 1}", d):
-        x, y = x_all[idx].to(d.device), y_all[idx].to(d.device)
+        x, y = shift_images(x_all[idx], rng, cfg.shift).to(d.device), y_all[idx].to(d.device)
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -129,7 +149,7 @@ def stage1_epoch(
         x = x_all[idx].to(d.device)
         with torch.no_grad():
             target = base.head(x)
-        ber = draw_ber(rng, cfg)
+        ber = draw_ber(rng, cfg, len(idx))
         feats, _ = model(x, ber, batch_seed(cfg, salt, epoch, step, d.rank))
         loss = (weights[idx].to(d.device) * (feats - target).pow(2)).mean()
         opt.zero_grad(set_to_none=True)
@@ -139,17 +159,9 @@ def stage1_epoch(
     return total / max(count, 1)
 
 
-@torch.no_grad()
-def teacher_logits(base: BaseClassifier, data: ArrayDataset, device: torch.device) -> torch.Tensor:
-    """The base model's logits on the whole set (it is frozen after its phase)."""
-    base.eval()
-    x_all = torch.from_numpy(data.x)
-    return torch.cat([base(x_all[i : i + 512].to(device)).cpu() for i in range(0, len(data), 512)])
-
-
 def stage2_epoch(
     model: nn.Module,
-    teacher: torch.Tensor,
+    base: BaseClassifier,
     data: ArrayDataset,
     opt: torch.optim.Optimizer,
     cfg: TrainConfig,
@@ -157,20 +169,24 @@ def stage2_epoch(
     salt: int,
     d: Dist,
 ) -> float:
-    """Task-oriented: cross-entropy plus distillation from the base model's logits."""
+    """Task-oriented: cross-entropy plus distillation from the (frozen) base model's logits,
+    on shifted images (`cfg.shift`)."""
     model.train()
+    base.eval()
     rng = np.random.default_rng([cfg.seed, salt, epoch, d.rank])
     x_all, y_all = torch.from_numpy(data.x), torch.from_numpy(data.y)
     t, a = cfg.distill_temperature, cfg.distill_alpha
     total, count = 0.0, 0
     batches = epoch_batches(len(data), cfg, epoch, salt, d)
     for step, idx in _progress(batches, _steps(len(data), cfg, d), f"stage 2 {epoch + 1}", d):
-        x, y = x_all[idx].to(d.device), y_all[idx].to(d.device)
-        ber = draw_ber(rng, cfg)
+        x, y = shift_images(x_all[idx], rng, cfg.shift).to(d.device), y_all[idx].to(d.device)
+        ber = draw_ber(rng, cfg, len(idx))
+        with torch.no_grad():
+            teacher = base(x)
         _, logits = model(x, ber, batch_seed(cfg, salt, epoch, step, d.rank))
         kd = F.kl_div(
             F.log_softmax(logits / t, 1),
-            F.log_softmax(teacher[idx].to(d.device) / t, 1),
+            F.log_softmax(teacher / t, 1),
             reduction="batchmean",
             log_target=True,
         )

@@ -7,6 +7,9 @@
 //! - [`awgn`]: BER of BPSK/QPSK over AWGN from the SNR.
 use core::fmt;
 
+pub mod alias;
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod avx2;
 pub mod awgn;
 pub mod bsc;
 pub mod gilbert_elliott;
@@ -70,6 +73,25 @@ mod tests {
                 bsc_threads(&mut many, ber, 7, threads).unwrap();
                 assert_eq!(one, many, "ber {ber} threads {threads}");
             }
+        }
+    }
+
+    #[test]
+    fn bsc_is_the_scalar_flipper_chunk_by_chunk() {
+        // Whole groups of four chunks take the AVX2 path where the CPU has
+        // it; every chunk must still get exactly its scalar flips.
+        use super::bsc::Flipper;
+        use super::rng::{stream, Purpose};
+        for ber in [1e-3, 0.02, 0.1, 0.37, 0.5, 0.9, 1.0] {
+            let data: Vec<u8> = (0..LEN).map(|i| (i * 31 + i / 7) as u8).collect();
+            let mut fast = data.clone();
+            bsc(&mut fast, ber, 42).unwrap();
+            let mut slow = data;
+            for (c, chunk) in slow.chunks_mut(CHUNK_BYTES).enumerate() {
+                let mut rng = stream(42, Purpose::Flips, c as u64);
+                Flipper::new(ber).flip_range(chunk, 0, chunk.len() as u64 * 8, &mut rng);
+            }
+            assert!(fast == slow, "ber {ber}");
         }
     }
 
@@ -203,6 +225,27 @@ mod props {
             let mut b = vec![0u8; len];
             gilbert_elliott_threads(&mut b, &params, seed, threads).unwrap();
             prop_assert_eq!(a, b);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(6))]
+
+        #[test]
+        fn bsc_masks_are_the_scalar_masks_chunk_by_chunk(
+            ber in super::bsc::MASKS_FROM..=1.0f64,
+            seed in any::<u64>(),
+        ) {
+            // Four whole chunks: the AVX2 path where the CPU has it.
+            let data: Vec<u8> = (0..4 * CHUNK_BYTES).map(|i| (i * 13) as u8).collect();
+            let mut fast = data.clone();
+            bsc(&mut fast, ber, seed).unwrap();
+            let mut slow = data;
+            for (c, chunk) in slow.chunks_mut(CHUNK_BYTES).enumerate() {
+                let mut rng = stream(seed, Purpose::Flips, c as u64);
+                Flipper::new(ber).flip_range(chunk, 0, chunk.len() as u64 * 8, &mut rng);
+            }
+            prop_assert!(fast == slow);
         }
     }
 

@@ -64,6 +64,15 @@ impl Streams {
     }
 }
 
+impl Streams {
+    /// The current stream; moves on to the next one (one jump).
+    pub fn next_stream(&mut self) -> ChannelRng {
+        let current = self.next.clone();
+        self.next.jump();
+        current
+    }
+}
+
 /// From this stream index on, one `jump_n` is cheaper than single jumps.
 const FAR_STREAM: u64 = 1024;
 
@@ -72,9 +81,7 @@ impl Iterator for Streams {
 
     /// The current stream; moves on to the next one (one jump).
     fn next(&mut self) -> Option<ChannelRng> {
-        let current = self.next.clone();
-        self.next.jump();
-        Some(current)
+        Some(self.next_stream())
     }
 }
 
@@ -125,48 +132,6 @@ impl Geometric {
             Some(scale) => (Distribution::<f64>::sample(&Exp1, rng) * scale) as u64,
             None => u64::MAX,
         }
-    }
-}
-
-/// 64 independent Bernoulli(p) bits from as few draws as possible.
-///
-/// Each lane compares a uniform number, generated MSB-first one bit per draw,
-/// with the binary expansion of p; a lane is decided at its first bit that
-/// differs, so the loop stops once every lane is decided (about 8 draws for
-/// any p) or when p's remaining bits are all zero. Exact for the `f64` p.
-#[derive(Debug, Clone, Copy)]
-pub struct BernoulliWord {
-    /// p as a 0.64 fixed-point fraction; `None` for p = 1.
-    fraction: Option<u64>,
-}
-
-impl BernoulliWord {
-    /// `p` must lie in [0, 1] (checked by the callers).
-    pub fn new(p: f64) -> Self {
-        let fraction = (p < 1.0).then_some((p * 18_446_744_073_709_551_616.0) as u64);
-        BernoulliWord { fraction }
-    }
-
-    #[inline]
-    pub fn sample(&self, rng: &mut ChannelRng) -> u64 {
-        let Some(mut rest) = self.fraction else {
-            return u64::MAX;
-        };
-        let mut undecided = u64::MAX;
-        let mut ones = 0u64;
-        while undecided != 0 && rest != 0 {
-            let r = rng.next_u64();
-            if rest >> 63 == 1 {
-                // p's bit is 1: a 0 bit of U decides U < p.
-                ones |= undecided & !r;
-                undecided &= r;
-            } else {
-                // p's bit is 0: a 1 bit of U decides U > p.
-                undecided &= !r;
-            }
-            rest <<= 1;
-        }
-        ones
     }
 }
 

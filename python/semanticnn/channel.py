@@ -43,7 +43,8 @@ def bsc(
     """Binary symmetric channel: each bit flips independently with probability `ber`.
 
     Cost grows with the number of flips at low BER (geometric gaps) and stays
-    bounded at high BER (64-bit Bernoulli masks).
+    bounded at high BER (64-bit masks by an alias table of nibble patterns;
+    see docs/channel.md).
     """
     src = packed_buffer("buf", buf)
     ber = check_probability("ber", ber)

@@ -2,17 +2,19 @@
 //! chosen at run time (`std` only); they give exactly the scalar paths' bytes.
 //!
 //! 32 symbols (four groups of eight) per step, with the same three lane steps
-//! as the scalar merge (8→16→32→64-bit lanes, here in little-endian lanes);
+//! as the scalar merge (8→16→32→64-bit lanes, here in little-endian lanes;
+//! packing does them as multiply-adds for n <= 6, shifts otherwise);
 //! one byte shuffle per 128-bit half then orders each group's `N` bytes
 //! big-endian. Each half's `2N` bytes are written by a 16-byte store, the
 //! next store overwriting the surplus, so a step needs `2N + 16` bytes of
 //! room: the scalar path does what is left.
 use core::arch::x86_64::{
-    __m128i, __m256i, _mm256_and_si256, _mm256_castsi256_si128, _mm256_extracti128_si256,
-    _mm256_loadu_si256, _mm256_or_si256, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x,
+    __m128i, __m256i, _mm256_and_si256, _mm256_bslli_epi128, _mm256_castsi256_si128,
+    _mm256_extracti128_si256, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16,
+    _mm256_mul_epu32, _mm256_or_si256, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_epi64x,
     _mm256_set1_epi8, _mm256_set_m128i, _mm256_shuffle_epi8, _mm256_sll_epi16, _mm256_sll_epi32,
-    _mm256_sll_epi64, _mm256_srl_epi16, _mm256_srl_epi32, _mm256_srl_epi64, _mm256_storeu_si256,
-    _mm256_testz_si256, _mm_cvtsi32_si128, _mm_loadu_si128, _mm_storeu_si128,
+    _mm256_sll_epi64, _mm256_srl_epi16, _mm256_srl_epi32, _mm256_srl_epi64, _mm256_srli_epi64,
+    _mm256_storeu_si256, _mm256_testz_si256, _mm_cvtsi32_si128, _mm_loadu_si128, _mm_storeu_si128,
 };
 
 /// Whether this CPU runs the AVX2 paths.
@@ -73,6 +75,10 @@ pub(super) unsafe fn pack<const N: usize>(symbols: &[u8], out: &mut [u8]) -> usi
         _mm256_set1_epi32(0xffff),
         _mm256_set1_epi64x(0xffff_ffff),
     );
+    // Multipliers of the first symbol of each pair (little-endian lanes).
+    let pair8 = _mm256_set1_epi16((1 << N.min(6)) | 1 << 8);
+    let pair16 = _mm256_set1_epi32((1 << (2 * N).min(14)) | 1 << 16);
+    let pair32 = _mm256_set1_epi64x(1 << (4 * N).min(31));
     let mut done = 0;
     for (i, step) in symbols.chunks_exact(STEP).enumerate() {
         let o = i * 4 * N;
@@ -83,18 +89,28 @@ pub(super) unsafe fn pack<const N: usize>(symbols: &[u8], out: &mut [u8]) -> usi
         if _mm256_testz_si256(x, too_big) == 0 {
             break;
         }
-        let x = _mm256_or_si256(
-            _mm256_sll_epi16(_mm256_and_si256(x, bytes8), count(N)),
-            _mm256_srl_epi16(x, count(8)),
-        );
-        let x = _mm256_or_si256(
-            _mm256_sll_epi32(_mm256_and_si256(x, bytes16), count(2 * N)),
-            _mm256_srl_epi32(x, count(16)),
-        );
-        let x = _mm256_or_si256(
-            _mm256_sll_epi64(_mm256_and_si256(x, bytes32), count(4 * N)),
-            _mm256_srl_epi64(x, count(32)),
-        );
+        let x = if N <= 6 {
+            // The same merges as multiply-adds: a·2^N + b in 16-bit lanes
+            // (bytes times signed bytes, N <= 6 keeps 2^N an i8), then
+            // a·2^2N + b in 32-bit lanes, then a·2^4N (the low 32 bits of
+            // each 64-bit lane) plus the high 32 bits.
+            let x = _mm256_maddubs_epi16(x, pair8);
+            let x = _mm256_madd_epi16(x, pair16);
+            _mm256_or_si256(_mm256_mul_epu32(x, pair32), _mm256_srli_epi64::<32>(x))
+        } else {
+            let x = _mm256_or_si256(
+                _mm256_sll_epi16(_mm256_and_si256(x, bytes8), count(N)),
+                _mm256_srl_epi16(x, count(8)),
+            );
+            let x = _mm256_or_si256(
+                _mm256_sll_epi32(_mm256_and_si256(x, bytes16), count(2 * N)),
+                _mm256_srl_epi32(x, count(16)),
+            );
+            _mm256_or_si256(
+                _mm256_sll_epi64(_mm256_and_si256(x, bytes32), count(4 * N)),
+                _mm256_srl_epi64(x, count(32)),
+            )
+        };
         let x = _mm256_shuffle_epi8(x, mask);
         let dst = out[o..].as_mut_ptr();
         // SAFETY: o + 2N + 16 <= out.len() was checked above, so both
@@ -138,17 +154,20 @@ pub(super) unsafe fn unpack<const N: usize>(packed: &[u8], out: &mut [u8]) -> us
             )
         };
         let x = _mm256_shuffle_epi8(x, mask);
+        // Each step's second half moves up by a byte shift of the whole
+        // 128-bit lane: the masked value's upper part is zero, so nothing
+        // crosses into the next element (and it spares the shift unit).
         let x = _mm256_or_si256(
             _mm256_srl_epi64(x, count(4 * N)),
-            _mm256_sll_epi64(_mm256_and_si256(x, low_4n), count(32)),
+            _mm256_bslli_epi128::<4>(_mm256_and_si256(x, low_4n)),
         );
         let x = _mm256_or_si256(
             _mm256_srl_epi32(x, count(2 * N)),
-            _mm256_sll_epi32(_mm256_and_si256(x, low_2n), count(16)),
+            _mm256_bslli_epi128::<2>(_mm256_and_si256(x, low_2n)),
         );
         let x = _mm256_or_si256(
             _mm256_srl_epi16(x, count(N)),
-            _mm256_sll_epi16(_mm256_and_si256(x, low_n), count(8)),
+            _mm256_bslli_epi128::<1>(_mm256_and_si256(x, low_n)),
         );
         // SAFETY: `step` is 32 bytes.
         unsafe { _mm256_storeu_si256(step.as_mut_ptr().cast::<__m256i>(), x) };

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import torch
 from click.testing import CliRunner
 from semanticnn import int8
 from semanticnn.cli import main
 from semanticnn.data import load_dataset
-from semanticnn.export import check_export
+from semanticnn.export import BAKED_IMAGES, check_export, to_uint8_nhwc
 from semanticnn.train import load_run
 
 
@@ -29,6 +30,10 @@ def test_export_writes_a_model_the_rust_encoder_agrees_with(
     x = torch.from_numpy(load_dataset(dataset).test.x)
     check = check_export(run.aware.encoder, out, x)
     assert check.values == len(x) * 147 and check.fraction >= 0.999
+    # The firmware build bakes these beside the model (firmware-rs/build.rs).
+    images = np.load(tmp_path / "enc_images.npy")
+    np.testing.assert_array_equal(images, to_uint8_nhwc(x[:BAKED_IMAGES]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc.safetensors", "enc_images.npy"]
 
 
 def test_export_of_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:

@@ -141,16 +141,18 @@ def _export(run_dir: Path, path: Path) -> float:
     import torch
 
     from semanticnn.data import load_dataset
-    from semanticnn.export import check_export, export_encoder
+    from semanticnn.export import check_export, export_encoder, write_test_images
 
     run = _load(run_dir)
     export_encoder(run.aware.encoder, tuple(run.info["input_shape"]), path)
-    test = load_dataset(run.config.dataset).test
-    check = check_export(run.aware.encoder, path, torch.from_numpy(test.x))
+    x = torch.from_numpy(load_dataset(run.config.dataset).test.x)
+    images = write_test_images(path, x)
+    check = check_export(run.aware.encoder, path, x)
     click.echo(
         f"wrote {path}: the Rust int8 encoder reproduces {check.matching}/{check.values} "
         f"fake-quant PyTorch symbols ({100 * check.fraction:.3f}%) on the test set"
     )
+    click.echo(f"wrote {images}: the first test images, baked by `semanticnn firmware build`")
     if check.fraction < 0.999:
         raise click.ClickException("export check failed: fewer than 99.9% of symbols match")
     return check.fraction

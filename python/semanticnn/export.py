@@ -14,6 +14,8 @@ import numpy as np
 import torch
 
 from semanticnn import int8
+from semanticnn.firmware.frames import images_for
+from semanticnn.fsutil import write_atomic
 from semanticnn.models.split import SemanticEncoder
 from semanticnn.quant.fakequant import INPUT_SCALE, INPUT_ZERO_POINT
 
@@ -53,6 +55,22 @@ def export_encoder(enc: SemanticEncoder, input_shape_chw: tuple[int, int, int], 
 def to_uint8_nhwc(x: torch.Tensor) -> np.ndarray:
     """Images in [0, 1] (N, C, H, W) -> the uint8 (N, H, W, C) pixels the device sees."""
     return torch.round(x * 255).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+# The firmware bakes at most this many test images (firmware-rs/build.rs).
+BAKED_IMAGES = 16
+
+
+def write_test_images(model: Path, x: torch.Tensor) -> Path:
+    """Write the first test images beside `model`, as uint8 NHWC, for the firmware to bake."""
+    path = images_for(model)
+
+    def save(tmp: Path) -> None:
+        with tmp.open("wb") as f:  # a handle: np.save would append ".npy" to the temp name
+            np.save(f, to_uint8_nhwc(x[:BAKED_IMAGES]))
+
+    write_atomic(path, save)
+    return path
 
 
 @dataclass(frozen=True)

@@ -17,5 +17,6 @@ step "cargo nextest"
 cargo nextest run --workspace --no-fail-fast
 step "ruff"
 .venv/bin/ruff check python tests
+.venv/bin/ruff format --check python tests
 step "pytest"
 .venv/bin/python -m pytest -q

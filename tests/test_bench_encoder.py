@@ -18,8 +18,9 @@ def test_macs_of_the_default_architecture() -> None:
 
 
 def test_bench_json_reports_every_path() -> None:
-    res = CliRunner().invoke(main, ["bench", "encoder", "--batch", "8", "--repeats", "1",
-                                    "--threads", "1", "--json"])
+    res = CliRunner().invoke(
+        main, ["bench", "encoder", "--batch", "8", "--repeats", "1", "--threads", "1", "--json"]
+    )
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)
     assert r["batch"] == 8 and r["threads"] == 1

@@ -148,9 +148,19 @@ def models(draw: st.DrawFn, ops: tuple[str, ...] = OPS, max_layers: int = 4):
             u = draw(st.sampled_from(same))
             m1, s1 = _requant(rng, 2, extreme)
             m, s = _requant(rng, 1, extreme)
-            layers.append(int8.Add((t, u), tuple(int(v) for v in m1), tuple(int(v) for v in s1),
-                                   int(m[0]), int(s[0]), int8.Activation(zp),
-                                   left_shift=draw(st.integers(0, 20)), act_min=lo, act_max=hi))
+            layers.append(
+                int8.Add(
+                    (t, u),
+                    tuple(int(v) for v in m1),
+                    tuple(int(v) for v in s1),
+                    int(m[0]),
+                    int(s[0]),
+                    int8.Activation(zp),
+                    left_shift=draw(st.integers(0, 20)),
+                    act_min=lo,
+                    act_max=hi,
+                )
+            )
             shapes.append(shapes[t])
             zps.append(zp)
             continue
@@ -172,8 +182,11 @@ def models(draw: st.DrawFn, ops: tuple[str, ...] = OPS, max_layers: int = 4):
         dm = draw(st.integers(1, 2)) if op == "depthwise" else 1
         # Up to 40 output channels: more than one 8-lane vector, and more than
         # one pass of the AVX2 kernel's 4 vectors.
-        cout = ic * dm if op == "depthwise" else draw(
-            st.one_of(st.integers(1, 9), st.integers(10, 40)))
+        cout = (
+            ic * dm
+            if op == "depthwise"
+            else draw(st.one_of(st.integers(1, 9), st.integers(10, 40)))
+        )
         wshape = (kh, kw, cout) if op == "depthwise" else (cout, kh, kw, ic)
         weight = rng.integers(-128, 128, wshape).astype(np.int8)
         bias_span = 1 << 30 if extreme else 5000
@@ -187,8 +200,12 @@ def models(draw: st.DrawFn, ops: tuple[str, ...] = OPS, max_layers: int = 4):
     levels = draw(st.sampled_from([2, 4, 8, 16]))
     span = 1 << draw(st.integers(4, 24))
     centers = np.sort(rng.choice(np.arange(-span, span), levels, replace=False)).astype(np.int32)
-    head = int8.Head(centers, frac_bits=draw(st.integers(0, 16)),
-                     power_norm=draw(st.booleans()), gray=draw(st.booleans()))
+    head = int8.Head(
+        centers,
+        frac_bits=draw(st.integers(0, 16)),
+        power_norm=draw(st.booleans()),
+        gray=draw(st.booleans()),
+    )
     return inp, layers, head
 
 
@@ -197,8 +214,7 @@ def _check_equal(spec: tuple[int8.Input, list[int8.Layer], int8.Head], seed: int
         path = Path(tmp) / "m.safetensors"
         int8.write_model(path, *spec)
         enc = int8.Encoder.load(path)
-        images = np.random.default_rng(seed).integers(
-            0, 256, (3, *enc.input_shape), dtype=np.uint8)
+        images = np.random.default_rng(seed).integers(0, 256, (3, *enc.input_shape), dtype=np.uint8)
         want = int8.reference_encode(path, images)
         np.testing.assert_array_equal(enc.encode(images), want)
         for kernel in int8.Encoder.kernels():
@@ -267,10 +283,11 @@ def _set(d: dict, key: str, value) -> None:
         (lambda h: _set(h["layers.1.bias"], "shape", [31]), r"safetensors|layers\.1\.bias"),
         (lambda h: _set(h["layers.0.weight"], "shape", [1 << 40, 3, 3, 1]), r"safetensors"),
         (lambda h: _set(h["__metadata__"], "format_version", "9"), r"format_version"),
-        (_edit_graph(lambda g: _set(g["layers"][1]["output"], "shape", [13, 14, 32])),
-         r"layers\[1\]: output shape 13x14x32"),
-        (_edit_graph(lambda g: _set(g["input"], "shape", [1 << 30, 1 << 30, 1])),
-         r"input.*absurd"),
+        (
+            _edit_graph(lambda g: _set(g["layers"][1]["output"], "shape", [13, 14, 32])),
+            r"layers\[1\]: output shape 13x14x32",
+        ),
+        (_edit_graph(lambda g: _set(g["input"], "shape", [1 << 30, 1 << 30, 1])), r"input.*absurd"),
         (_edit_graph(lambda g: _set(g["input"], "shape", [4096, 4096, 3])), r"input|layers"),
         (_edit_graph(lambda g: _set(g["head"], "levels", 5)), r"head"),
         (_edit_graph(lambda g: _set(g["layers"][0], "op", "softmax")), r"unknown op"),
@@ -323,6 +340,10 @@ def _cpu_flags() -> set[str]:
 def test_golden_vectors_match_their_script() -> None:
     """The stored vectors are what `make_vectors.py` makes from today's code
     (`default` follows `int8.default_architecture`: rerun it with --write when that changes)."""
-    res = subprocess.run([sys.executable, str(VECTORS / "make_vectors.py")],
-                         capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [sys.executable, str(VECTORS / "make_vectors.py")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 0, res.stdout + res.stderr

@@ -423,8 +423,9 @@ class Encoder:
         """Conv kernels this CPU runs, fastest first (e.g. ["avx2", "portable"])."""
         return _core.Int8Encoder.kernels()
 
-    def encode(self, images: np.ndarray, *, threads: int | None = None,
-               kernel: str | None = None) -> np.ndarray:
+    def encode(
+        self, images: np.ndarray, *, threads: int | None = None, kernel: str | None = None
+    ) -> np.ndarray:
         """uint8 (N, H, W, C) images -> uint8 (N, S) symbols.
 
         Releases the GIL; the batch is split over `threads` threads (default:
@@ -434,13 +435,16 @@ class Encoder:
         if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
             raise TypeError(f"images must be a uint8 numpy array, got {_describe(images)}")
         if images.ndim != 4 or images.shape[1:] != self.input_shape:
-            raise ValueError(f"images must have shape (N, {', '.join(map(str, self.input_shape))})"
-                             f", got {images.shape}")
+            raise ValueError(
+                f"images must have shape (N, {', '.join(map(str, self.input_shape))})"
+                f", got {images.shape}"
+            )
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         out = np.empty((images.shape[0], self.num_symbols), np.uint8)
-        self._inner.encode_into(np.ascontiguousarray(images).reshape(-1), out.reshape(-1),
-                                threads or 0, kernel)
+        self._inner.encode_into(
+            np.ascontiguousarray(images).reshape(-1), out.reshape(-1), threads or 0, kernel
+        )
         return out
 
 

@@ -24,8 +24,11 @@ HERE = Path(__file__).resolve().parent
 def _conv_params(rng: np.random.Generator, cout: int, fan_in: int) -> dict[str, np.ndarray]:
     real = rng.uniform(0.5, 1.5, cout) * 70.0 / (np.sqrt(fan_in) * 60.0 * 73.0)
     mult, shift = int8.quantize_multiplier(real)
-    return {"bias": rng.integers(-3000, 3000, cout).astype(np.int32), "multiplier": mult,
-            "shift": shift}
+    return {
+        "bias": rng.integers(-3000, 3000, cout).astype(np.int32),
+        "multiplier": mult,
+        "shift": shift,
+    }
 
 
 def mixed_model() -> tuple[int8.Input, list[int8.Layer], int8.Head]:
@@ -35,22 +38,34 @@ def mixed_model() -> tuple[int8.Input, list[int8.Layer], int8.Head]:
     act = int8.Activation
     layers: list[int8.Layer] = [
         # 0: 12x10x3 -> 6x5x8, ReLU6-style clamp
-        int8.Conv2d(w(8, 3, 3, 3), **_conv_params(rng, 8, 27), output=act(-5, 0.05),
-                    stride=(2, 2), padding=(1, 1), act_min=-5, act_max=115),
+        int8.Conv2d(
+            w(8, 3, 3, 3),
+            **_conv_params(rng, 8, 27),
+            output=act(-5, 0.05),
+            stride=(2, 2),
+            padding=(1, 1),
+            act_min=-5,
+            act_max=115,
+        ),
         # 1: depthwise 3x3, multiplier 2 -> 6x5x16
-        int8.DepthwiseConv2d(w(3, 3, 16), **_conv_params(rng, 16, 9), output=act(3, 0.05),
-                             padding=(1, 1), depth_multiplier=2),
+        int8.DepthwiseConv2d(
+            w(3, 3, 16),
+            **_conv_params(rng, 16, 9),
+            output=act(3, 0.05),
+            padding=(1, 1),
+            depth_multiplier=2,
+        ),
         # 2: pointwise 16 -> 8
-        int8.Conv2d(w(8, 1, 1, 16), **_conv_params(rng, 8, 16), output=act(-2, 0.05),
-                    act_min=-2),
+        int8.Conv2d(w(8, 1, 1, 16), **_conv_params(rng, 8, 16), output=act(-2, 0.05), act_min=-2),
         # 3: residual add of tensors 1 (layer 0's output, 8 ch) and 3
         int8.Add((1, 3), (1 << 30, 1 << 30), (0, -1), 1_500_000_000, -19, act(0, 0.1)),
         # 4: max pool 2x2 stride 1 pad 1 -> 7x6x8; 5: avg pool 3x2 stride 2 -> 3x3x8
         int8.Pool2d("max", (2, 2), (1, 1), (1, 1)),
         int8.Pool2d("avg", (3, 2), (2, 2), (1, 0), act_min=-100, act_max=100),
     ]
-    head = int8.Head(np.arange(-8, 120, 8, dtype=np.int32) * 16, frac_bits=4, power_norm=False,
-                     gray=True)
+    head = int8.Head(
+        np.arange(-8, 120, 8, dtype=np.int32) * 16, frac_bits=4, power_norm=False, gray=True
+    )
     return int8.Input((12, 10, 3), zero_point=-3, scale=1 / 255), layers, head
 
 
@@ -78,8 +93,9 @@ def _contents(path: Path) -> object:
     from safetensors import safe_open
 
     with safe_open(str(path), framework="numpy") as f:
-        tensors = {k: (lambda a: (a.dtype.str, a.shape, a.tobytes()))(f.get_tensor(k))
-                   for k in f.keys()}
+        tensors = {
+            k: (lambda a: (a.dtype.str, a.shape, a.tobytes()))(f.get_tensor(k)) for k in f.keys()
+        }
         return f.metadata(), tensors
 
 

@@ -69,8 +69,13 @@ def _torch_encoder(arch: list[int8.ConvSpec], head: int8.Head) -> Callable[[Any]
     return run
 
 
-def run_bench(batch: int = 256, threads: int | None = None, repeats: int = 5,
-              reference_images: int = 32, seed: int = 0) -> dict[str, Any]:
+def run_bench(
+    batch: int = 256,
+    threads: int | None = None,
+    repeats: int = 5,
+    reference_images: int = 32,
+    seed: int = 0,
+) -> dict[str, Any]:
     import torch
 
     threads = threads or os.cpu_count() or 1
@@ -84,15 +89,19 @@ def run_bench(batch: int = 256, threads: int | None = None, repeats: int = 5,
         int8.write_model(path, *spec)
         enc = int8.Encoder.load(path)
         kernels = int8.Encoder.kernels()
-        t_kernels = {k: _time(lambda k=k: enc.encode(images, threads=threads, kernel=k), repeats)
-                     for k in kernels}
+        t_kernels = {
+            k: _time(lambda k=k: enc.encode(images, threads=threads, kernel=k), repeats)
+            for k in kernels
+        }
         t_rust = t_kernels[kernels[0]]
         n_ref = min(reference_images, batch)
         t0 = time.perf_counter()
         ref = int8.reference_encode(path, images[:n_ref])
         t_ref = (time.perf_counter() - t0) * batch / n_ref
-        exact = all(np.array_equal(enc.encode(images[:n_ref], threads=threads, kernel=k), ref)
-                    for k in kernels)
+        exact = all(
+            np.array_equal(enc.encode(images[:n_ref], threads=threads, kernel=k), ref)
+            for k in kernels
+        )
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -104,14 +113,23 @@ def run_bench(batch: int = 256, threads: int | None = None, repeats: int = 5,
         torch.set_num_threads(previous)
 
     def row(seconds: float) -> dict[str, float]:
-        return {"seconds": seconds, "images_per_s": batch / seconds,
-                "mac_per_s": batch * macs / seconds}
+        return {
+            "seconds": seconds,
+            "images_per_s": batch / seconds,
+            "mac_per_s": batch * macs / seconds,
+        }
 
     return {
-        "batch": batch, "threads": threads, "macs_per_image": macs,
-        "rust_int8": row(t_rust), "torch_float32": row(t_torch), "numpy_reference": row(t_ref),
-        "rust_kernel": kernels[0], "rust_int8_by_kernel": {k: row(t) for k, t in t_kernels.items()},
-        "ratio_vs_torch": t_torch / t_rust, "ratio_vs_numpy": t_ref / t_rust,
+        "batch": batch,
+        "threads": threads,
+        "macs_per_image": macs,
+        "rust_int8": row(t_rust),
+        "torch_float32": row(t_torch),
+        "numpy_reference": row(t_ref),
+        "rust_kernel": kernels[0],
+        "rust_int8_by_kernel": {k: row(t) for k, t in t_kernels.items()},
+        "ratio_vs_torch": t_torch / t_rust,
+        "ratio_vs_numpy": t_ref / t_rust,
         "rust_equals_reference": exact,
         "targets": {"ratio_vs_torch": 1.0, "ratio_vs_numpy": 20.0},
     }
@@ -128,13 +146,16 @@ def encoder(batch: int, threads: int | None, repeats: int, as_json: bool) -> Non
     if as_json:
         click.echo(json.dumps(r, indent=2))
         return
-    click.echo(f"encoder: batch {r['batch']}, {r['threads']} threads, "
-               f"{r['macs_per_image'] / 1e6:.2f} MMAC/image")
+    click.echo(
+        f"encoder: batch {r['batch']}, {r['threads']} threads, "
+        f"{r['macs_per_image'] / 1e6:.2f} MMAC/image"
+    )
     rows = {f"rust_int8 ({k})": v for k, v in r["rust_int8_by_kernel"].items()}
     rows |= {name: r[name] for name in ("torch_float32", "numpy_reference")}
     for name, v in rows.items():
-        click.echo(f"  {name:20s} {v['images_per_s']:10.0f} images/s "
-                   f"{v['mac_per_s'] / 1e9:8.2f} GMAC/s")
+        click.echo(
+            f"  {name:20s} {v['images_per_s']:10.0f} images/s {v['mac_per_s'] / 1e9:8.2f} GMAC/s"
+        )
     click.echo(f"  rust ({r['rust_kernel']}) / torch  {r['ratio_vs_torch']:.2f}x (target >= 1.0)")
     click.echo(f"  rust ({r['rust_kernel']}) / numpy  {r['ratio_vs_numpy']:.1f}x (target >= 20)")
     click.echo(f"  rust == numpy reference: {r['rust_equals_reference']}")

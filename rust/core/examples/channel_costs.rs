@@ -1,0 +1,62 @@
+//! Where the BSC's time goes at low BER, per flip: one xoshiro256++ draw,
+//! one geometric gap, one stream jump (one per 64 KiB chunk), and the whole
+//! BSC on an in-cache buffer, each timed in a loop (best of 5).
+//!
+//! `cargo run --release -p semanticnn-core --example channel_costs`
+use std::hint::black_box;
+use std::time::Instant;
+
+use rand_core::Rng;
+use semanticnn_core::channel::bsc;
+use semanticnn_core::channel::rng::{stream, Geometric, Purpose, Streams, CHUNK_BYTES};
+
+/// Best of 5 timings of `f`, in ns per one of its `per` items.
+fn ns_per(per: usize, mut f: impl FnMut()) -> f64 {
+    (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+        / per as f64
+        * 1e9
+}
+
+fn main() {
+    const N: usize = 2_000_000;
+    let ber = 1e-3;
+    let mut rng = stream(1, Purpose::Flips, 0);
+    let draw = ns_per(N, || {
+        for _ in 0..N {
+            black_box(rng.next_u64());
+        }
+    });
+    let gaps = Geometric::new(ber);
+    let gap = ns_per(N, || {
+        for _ in 0..N {
+            black_box(gaps.sample(&mut rng));
+        }
+    });
+    let mut streams = Streams::new(1, Purpose::Flips, 0);
+    let jump = ns_per(10_000, || {
+        for _ in 0..10_000 {
+            black_box(streams.next_stream());
+        }
+    });
+    let mut buf = vec![0u8; 1 << 20];
+    let flips = buf.len() as f64 * 8.0 * ber;
+    let whole = ns_per(1, || bsc(&mut buf, ber, 7).expect("a valid BER")) / flips;
+    let jumps_per_flip = (buf.len() / CHUNK_BYTES) as f64 / flips;
+    println!("BSC at BER {ber} on a 1 MiB buffer (in cache), ns per flip:");
+    println!("  whole BSC                {whole:6.2}");
+    println!("  geometric gap            {gap:6.2}  (of which the draw {draw:.2})");
+    println!(
+        "  stream jumps             {:6.2}  ({jump:.0} ns per jump, one per 64 KiB)",
+        jump * jumps_per_flip
+    );
+    println!(
+        "  batching, prefetch, flip {:6.2}  (the rest)",
+        whole - gap - jump * jumps_per_flip
+    );
+}

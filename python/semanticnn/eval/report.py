@@ -63,7 +63,7 @@ def _accuracies(
 
 def evaluate_run(
     run: Run,
-    repeats: int = 3,
+    repeats: int,
     batch: int = 500,
     bers: tuple[float, ...] = BERS,
     ge: GilbertElliott | None = None,

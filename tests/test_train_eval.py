@@ -137,7 +137,7 @@ def test_training_draws_a_ber_per_sample() -> None:
 
 def test_cli_errors_name_the_problem(tmp_path: Path, dataset: str, run_dir: Path) -> None:
     res = CliRunner().invoke(main, ["eval", str(tmp_path / "nothing")])
-    assert res.exit_code != 0 and "no finished run" in res.output
+    assert res.exit_code != 0 and "no finished run" in res.output and "no such folder" in res.output
     res = CliRunner().invoke(main, ["train", "--out", str(run_dir), "--dataset", dataset])
     assert res.exit_code != 0 and "--resume" in res.output
     res = CliRunner().invoke(

@@ -226,6 +226,8 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
 
 def load_run(out: Path) -> Run:
     """Load a finished run folder (its `model.pt`)."""
+    if not out.exists():
+        raise FileNotFoundError(f"no finished run at {out}: no such folder; train one first")
     path = out / "model.pt" if out.is_dir() else out
     if not path.is_file():
         raise FileNotFoundError(f"no finished run at {out} (expected {path}); train it first")

@@ -27,6 +27,7 @@ def test_channel_demo() -> None:
     noisy = rows["bsc 1e-2"]
     assert noisy.survived >= 97
     assert 0.005 < noisy.estimates / noisy.survived < 0.015
+    assert 0.005 < noisy.pilot_estimates / noisy.survived < 0.015
     res = CliRunner().invoke(main, ["channel-demo", "--frames", "20"])
     assert res.exit_code == 0, res.output
     assert "gilbert-elliott" in res.output

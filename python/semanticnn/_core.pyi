@@ -9,7 +9,12 @@ _U8 = npt.NDArray[np.uint8]
 
 __version__: str
 __all__ = [
+    "FRAME_DEVICE_PILOT_BITS",
     "FRAME_HEADER_BYTES",
+    "FRAME_MAX_COUNT",
+    "FRAME_MAX_MODEL_ID",
+    "FRAME_MAX_PILOT_BITS",
+    "FRAME_MAX_SEQ",
     "FRAME_VERSION",
     "ChannelError",
     "CodecError",
@@ -22,7 +27,9 @@ __all__ = [
     "bsc_inplace",
     "erasures_into",
     "frame_decode",
+    "frame_decode_batch",
     "frame_encode",
+    "frame_encode_batch",
     "frame_encoded_len",
     "gilbert_elliott_inplace",
     "gray_decode_inplace",
@@ -30,6 +37,7 @@ __all__ = [
     "pack_into",
     "packed_len",
     "truncated_len",
+    "truncations_into",
     "unpack_into",
 ]
 
@@ -60,17 +68,50 @@ def gilbert_elliott_inplace(
 def ber_awgn(snr_db: float, modulation: str) -> float: ...
 def erasures_into(out: npt.NDArray[np.bool_], p_loss: float, seed: int) -> None: ...
 def truncated_len(length: int, p_cut: float, seed: int, index: int) -> int: ...
+def truncations_into(lens: npt.NDArray[np.uint64], p_cut: float, seed: int) -> None: ...
 
 # frame
-FRAME_HEADER_BYTES: int
 FRAME_VERSION: int
+FRAME_HEADER_BYTES: int
+FRAME_MAX_MODEL_ID: int
+FRAME_MAX_SEQ: int
+FRAME_MAX_COUNT: int
+FRAME_MAX_PILOT_BITS: int
+FRAME_DEVICE_PILOT_BITS: int
 
 def frame_encode(
-    symbols: _U8, nbits: int, model_id: int, seq: int, gray: bool, pilot_bits: int
+    symbols: _U8,
+    nbits: int,
+    model_id: int,
+    seq: int,
+    gray: bool,
+    pilot_bits: int,
+    mapped: bool,
 ) -> bytes: ...
+def frame_encode_batch(
+    symbols: _U8,
+    count: int,
+    nbits: int,
+    model_id: int,
+    seqs: npt.NDArray[np.uint16],
+    gray: bool,
+    pilot_bits: int,
+    mapped: bool,
+    out: _U8,
+) -> None: ...
 def frame_decode(
     buf: bytes,
-) -> tuple[_U8, tuple[int, int, int, int, bool, int, int, int]]: ...
+) -> tuple[_U8, tuple[int, int, int, int, bool, int, int, int, float, float | None]]: ...
+def frame_decode_batch(
+    frames: _U8, row_len: int, lengths: npt.NDArray[np.uint64]
+) -> tuple[
+    npt.NDArray[np.bool_],
+    list[str | None],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    _U8,
+    int,
+]: ...
 def frame_encoded_len(count: int, nbits: int, pilot_bits: int) -> int: ...
 
 # int8 encoder (semanticnn.int8.Encoder wraps it)
@@ -86,6 +127,8 @@ class Int8Encoder:
     def num_symbols(self) -> int: ...
     @property
     def levels(self) -> int: ...
+    @property
+    def gray(self) -> bool: ...
     @staticmethod
     def kernels() -> list[str]: ...
     def encode_into(

@@ -1,10 +1,11 @@
 """`semanticnn channel-demo`: frames of packed symbols through every channel model.
 
 Packs random 3-bit symbols (the size of one encoded image) into wire frames
-with a pilot, sends them through each channel model of `semanticnn.channel`,
-and prints how many headers survive, the BER the receivers estimate from the
-pilots against the BER actually applied, and the symbol error rate of the
-(deliberately unprotected) payload.
+with a 64-bit pilot, sends them through each channel model of
+`semanticnn.channel`, and prints how many headers survive, the BER the
+receivers estimate (from the pilot alone, and from the header's Golay
+corrections and the pilot together) against the BER actually applied, and
+the symbol error rate of the (deliberately unprotected) payload.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from semanticnn import channel, frame
 
 NBITS = 3
 COUNT = 147  # a 7x7x3 latent
-PILOT_BITS = 256
+PILOT_BITS = 64  # 8 bytes: the format's pilot field holds at most 15
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Row:
     true_ber: float
     survived: int = 0
     lost: int = 0
+    pilot_estimates: float = 0.0
     estimates: float = 0.0
     symbol_errors: int = 0
     symbols: int = 0
@@ -69,8 +71,9 @@ def run_demo(frames: int = 1000, seed: int = 0) -> list[Row]:
         row = Row(name, ber)
         for i in tqdm(range(frames), desc=name, leave=False, unit="frame"):
             symbols = rng.integers(0, 1 << NBITS, COUNT, dtype=np.uint8)
+            seq = i % (frame.MAX_SEQ + 1)
             sent = frame.encode(
-                symbols, NBITS, model_id=1, seq=i % 65536, gray=True, pilot_bits=PILOT_BITS
+                symbols, NBITS, model_id=1, seq=seq, gray=True, pilot_bits=PILOT_BITS
             )
             got = damage(np.frombuffer(sent, np.uint8), i)  # type: ignore[operator]
             if got is None:
@@ -80,10 +83,11 @@ def run_demo(frames: int = 1000, seed: int = 0) -> list[Row]:
                 f = frame.decode(got)
             except frame.FrameError:
                 continue
-            if (f.model_id, f.seq, f.nbits, f.symbols.size) != (1, i % 65536, NBITS, COUNT):
+            if (f.model_id, f.seq, f.nbits, f.symbols.size) != (1, seq, NBITS, COUNT):
                 continue
             row.survived += 1
-            row.estimates += f.ber_estimate or 0.0
+            row.pilot_estimates += f.pilot_ber_estimate or 0.0
+            row.estimates += f.ber_estimate
             row.symbol_errors += int((f.symbols != symbols).sum())
             row.symbols += COUNT
         rows.append(row)
@@ -105,13 +109,15 @@ def channel_demo(frames: int, seed: int) -> None:
     )
     click.echo(
         f"  {'channel':28s} {'true BER':>9s} {'headers ok':>11s} {'lost':>6s} "
-        f"{'pilot BER':>10s} {'symbol err':>10s}"
+        f"{'pilot BER':>10s} {'frame BER':>10s} {'symbol err':>10s}"
     )
     for r in run_demo(frames, seed):
         arrived = frames - r.lost
         ok = 100 * r.survived / arrived if arrived else 0.0
+        pilot = r.pilot_estimates / r.survived if r.survived else float("nan")
         est = r.estimates / r.survived if r.survived else float("nan")
         ser = r.symbol_errors / r.symbols if r.symbols else float("nan")
         click.echo(
-            f"  {r.name:28s} {r.true_ber:9.2e} {ok:10.2f}% {r.lost:6d} {est:10.2e} {ser:10.2e}"
+            f"  {r.name:28s} {r.true_ber:9.2e} {ok:10.2f}% {r.lost:6d} {pilot:10.2e} {est:10.2e} "
+            f"{ser:10.2e}"
         )

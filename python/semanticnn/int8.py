@@ -418,6 +418,11 @@ class Encoder:
     def bits(self) -> int:
         return self.levels.bit_length() - 1
 
+    @property
+    def gray(self) -> bool:
+        """Whether the symbols are Gray-mapped center indices (the head's `gray`)."""
+        return self._inner.gray
+
     @staticmethod
     def kernels() -> list[str]:
         """Conv kernels this CPU runs, fastest first (e.g. ["avx2", "portable"])."""

@@ -1,6 +1,6 @@
 //! The device half of SemanticNN: encode the baked-in test images with the
 //! int8 encoder, put the symbols (`SYMBOL_BITS` each) into a wire frame
-//! (`semanticnn_core::frame`: protected header, pilot, packed payload) and
+//! (`semanticnn_core::frame`: protected header, no pilot, packed payload) and
 //! emit, per image, the frame and the instruction (QEMU) or cycle (hardware)
 //! count of the inference. Then it prints `READY` and encodes the images
 //! streamed to its UART (`semanticnn_core::stream` headers), until an end
@@ -28,12 +28,12 @@ use baked::*;
 static mut ARENA: [i8; ARENA_LEN] = [0; ARENA_LEN];
 static mut WORK: [i16; WORK_LEN] = [0; WORK_LEN];
 static mut SYMBOLS: [u8; NUM_SYMBOLS] = [0; NUM_SYMBOLS];
-/// Pilot bits per frame: known pseudo-random bits from which the edge
-/// estimates each frame's bit error rate (`semanticnn.firmware.frames`
-/// uses the same).
-const PILOT_BITS: u16 = 64;
 /// The wire frame's model id (one model per image).
-const MODEL_ID: u16 = 0;
+const MODEL_ID: u8 = 0;
+/// Pilot bits per frame: the core's device default (none: the edge
+/// estimates each frame's BER from the header's Golay corrections;
+/// `semanticnn.firmware.frames` reads the same constant).
+const PILOT_BITS: u16 = frame::DEVICE_PILOT_BITS;
 const FRAME_LEN: usize = frame::encoded_len(NUM_SYMBOLS, SYMBOL_BITS as u8, PILOT_BITS as usize);
 static mut FRAME: [u8; FRAME_LEN] = [0; FRAME_LEN];
 static mut INPUT: [u8; INPUT_LEN] = [0; INPUT_LEN];
@@ -58,13 +58,15 @@ fn emit(encoder: &Encoder<'_>, b: &mut Buffers, src: &str, i: usize, image: &[u8
     }
     let header = Header {
         model_id: MODEL_ID,
-        seq: i as u16, // wraps at 2^16, as the format says
+        seq: (i % (usize::from(frame::MAX_SEQ) + 1)) as u16, // wraps, as the format says
         nbits: SYMBOL_BITS as u8,
-        count: 0,    // encode_into takes it from the symbols
-        gray: false, // the encoder's head already Gray-maps when the model says so
+        count: 0, // the encoder takes it from the symbols
+        // The head already Gray-maps when the model says so: the flag tells
+        // the edge, and `encode_mapped_into` packs the symbols as they are.
+        gray: MODEL.head.gray,
         pilot_bits: PILOT_BITS,
     };
-    let len = match frame::encode_into(b.symbols, &header, b.frame) {
+    let len = match frame::encode_mapped_into(b.symbols, &header, b.frame) {
         Ok(len) => len,
         Err(e) => {
             outln!("ERROR frame {} {}: {}", src, i, e);

@@ -1,8 +1,10 @@
 """Frames on the host: the same bytes the firmware emits, from the PyO3
 encoder. A frame is one image's wire frame (`semanticnn.frame`): the
-protected header (model id 0, sequence number = the image's index), a pilot
-of `PILOT_BITS` bits and the symbols packed at `log2(levels)` bits each;
-frames are written back to back."""
+protected header (model id 0, sequence number = the image's index mod 1024,
+the Gray flag set when the model's head Gray-maps its symbols), a pilot of
+`PILOT_BITS` bits (the core's device default, none: the edge estimates the
+BER from the header's Golay corrections) and the symbols as the head emits
+them, packed at `log2(levels)` bits each; frames are written back to back."""
 
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ import numpy as np
 from .. import frame, int8
 from .build import firmware_dir
 
-# As in firmware-rs/src/bin/encoder.rs (the conformance test holds them equal).
-PILOT_BITS = 64
+# The firmware reads the same core constant (firmware-rs/src/bin/encoder.rs).
+PILOT_BITS = frame.DEVICE_PILOT_BITS
 MODEL_ID = 0
 
 
@@ -35,7 +37,14 @@ def host_frames(model: Path, images: np.ndarray, *, threads: int | None = None) 
     """One frame per uint8 (N, H, W, C) image, encoded by the Rust core on the host."""
     encoder = int8.Encoder.load(model)
     symbols = encoder.encode(images, threads=threads)
-    return [
-        frame.encode(row, encoder.bits, model_id=MODEL_ID, seq=i % 65536, pilot_bits=PILOT_BITS)
-        for i, row in enumerate(symbols)
-    ]
+    seqs = np.arange(len(symbols)) % (frame.MAX_SEQ + 1)
+    frames = frame.encode_batch(
+        symbols,
+        encoder.bits,
+        model_id=MODEL_ID,
+        seqs=seqs,
+        gray=encoder.gray,
+        pilot_bits=PILOT_BITS,
+        mapped=True,  # the head's symbols are already Gray-mapped when it says so
+    )
+    return [row.tobytes() for row in frames]

@@ -55,6 +55,13 @@ impl Int8Encoder {
         self.model.model().head.centers.len
     }
 
+    /// Whether the head Gray-maps the center indices it emits (the model
+    /// file's `head.gray`).
+    #[getter]
+    fn gray(&self) -> bool {
+        self.model.model().head.gray
+    }
+
     /// Names of the conv kernels this CPU runs, fastest first (all give the
     /// same symbols).
     #[staticmethod]

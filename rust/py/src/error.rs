@@ -74,6 +74,20 @@ impl ToPyErr for CoreFrameError {
     }
 }
 
+/// A core error about row `.0` of a batch: the same class, the row named.
+pub struct AtRow<E>(pub usize, pub E);
+
+impl ToPyErr for AtRow<CoreFrameError> {
+    fn to_py(self) -> PyErr {
+        let AtRow(row, e) = self;
+        let message = format!("row {row}: {e}");
+        match e {
+            CoreFrameError::Bits(_) => PackError::new_err(message),
+            _ => FrameError::new_err(message),
+        }
+    }
+}
+
 impl ToPyErr for LoadError {
     fn to_py(self) -> PyErr {
         match self {

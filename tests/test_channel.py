@@ -165,6 +165,14 @@ def test_truncate() -> None:
     got = channel.truncate(packet, 1.0, seed=8, index=3)
     np.testing.assert_array_equal(got, packet[: got.size])
     assert channel.truncate(packet, 0.0, seed=8).size == packet.size
+    # The batch call gives every packet the length the one-packet call gives it.
+    sent = np.arange(300) % 57
+    batch = channel.truncations(sent, 0.5, seed=8)
+    one = [
+        channel.truncate(np.zeros(n, np.uint8), 0.5, seed=8, index=i).size
+        for i, n in enumerate(sent)
+    ]
+    assert batch.tolist() == one
 
 
 @pytest.mark.parametrize(
@@ -211,24 +219,3 @@ def test_core_rejects_bad_probabilities_too() -> None:
     with pytest.raises(channel.ChannelError, match="ber"):
         _core.bsc_inplace(np.zeros(4, np.uint8), 2.0, 0, 1)
     assert issubclass(channel.ChannelError, ValueError)
-
-
-def test_per_payload_links_and_pilot_estimates() -> None:
-    from semanticnn.link import BSC, transmit_with_pilot
-
-    rng = np.random.default_rng(0)
-    sym = rng.integers(0, 8, (400, 7, 7, 3)).astype(np.uint8)
-    links = [BSC(0.0) if i % 2 else BSC(0.05) for i in range(len(sym))]
-    rx, est = transmit_with_pilot(sym, 3, links, seed=1, pilot_bits=512)
-    same = (rx == sym).reshape(len(sym), -1).all(1)
-    assert same[1::2].all() and not same[0::2].any()
-    assert (est[1::2] == 0).all()
-    assert abs(est[0::2].mean() - 0.05) < 0.005  # 200 frames x 512 pilot bits
-    # Without a pilot the estimate is 0; one link for the batch keeps its seed's flips.
-    rx0, est0 = transmit_with_pilot(sym, 3, BSC(0.05), seed=1, pilot_bits=0)
-    rx1, _ = transmit_with_pilot(sym, 3, BSC(0.05), seed=1, pilot_bits=0)
-    assert (est0 == 0).all() and (rx0 == rx1).all() and (rx0 != sym).any()
-    with pytest.raises(ValueError, match="pilot_bits"):
-        transmit_with_pilot(sym, 3, BSC(0.0), seed=1, pilot_bits=7)
-    with pytest.raises(ValueError, match="link"):
-        transmit_with_pilot(sym, 3, links[:3], seed=1, pilot_bits=0)

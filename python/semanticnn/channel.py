@@ -34,6 +34,7 @@ __all__ = [
     "gilbert_elliott",
     "gilbert_elliott_mean_ber",
     "truncate",
+    "truncations",
 ]
 
 
@@ -120,3 +121,11 @@ def truncate(packet: np.ndarray, p_cut: float, *, seed: int, index: int = 0) -> 
         raise ValueError(f"index must be >= 0, got {index}")
     n = _core.truncated_len(src.size, check_probability("p_cut", p_cut), check_seed(seed), index)
     return src[:n].copy()
+
+
+def truncations(lengths: np.ndarray, p_cut: float, *, seed: int) -> npt.NDArray[np.uint64]:
+    """Received lengths of packets 0..len(lengths)-1 sent with `lengths` bytes: the same
+    as `truncate(packet_i, p_cut, seed=seed, index=i)` gives each, in one call."""
+    lens = np.array(lengths, dtype=np.uint64, copy=True).reshape(-1)
+    _core.truncations_into(lens, check_probability("p_cut", p_cut), check_seed(seed))
+    return lens

@@ -82,11 +82,24 @@ fn truncated_len(length: usize, p_cut: f64, seed: u64, index: u64) -> PyResult<u
     channel::truncated_len(length, p_cut, seed, index).map_err(ToPyErr::to_py)
 }
 
+/// Cuts packets `0..len(lens)` of stream `seed` in place (`lens`: their lengths).
+#[pyfunction]
+fn truncations_into(
+    py: Python<'_>,
+    mut lens: PyReadwriteArray1<'_, u64>,
+    p_cut: f64,
+    seed: u64,
+) -> PyResult<()> {
+    let lens = slice_mut(&mut lens, "lengths")?;
+    detach(py, || channel::truncations(lens, p_cut, seed, 0))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bsc_inplace, m)?)?;
     m.add_function(wrap_pyfunction!(gilbert_elliott_inplace, m)?)?;
     m.add_function(wrap_pyfunction!(ber_awgn, m)?)?;
     m.add_function(wrap_pyfunction!(erasures_into, m)?)?;
     m.add_function(wrap_pyfunction!(truncated_len, m)?)?;
+    m.add_function(wrap_pyfunction!(truncations_into, m)?)?;
     Ok(())
 }

@@ -19,7 +19,7 @@ pub mod rng;
 pub use awgn::{ber_awgn, Modulation};
 pub use bsc::bsc;
 pub use gilbert_elliott::{gilbert_elliott, GilbertElliott};
-pub use packets::{erased, erasures, truncated_len};
+pub use packets::{erased, erasures, truncated_len, truncations};
 
 /// Why a channel model refused its parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -284,6 +284,20 @@ mod props {
             let n = truncated_len(len, p, seed, index).unwrap();
             prop_assert!(n <= len);
             prop_assert_eq!(erased(p, seed, index).unwrap(), erased(p, seed, index).unwrap());
+        }
+
+        #[test]
+        fn batch_truncations_equal_one_packet_at_a_time(
+            lens in proptest::collection::vec(0u64..5_000, 0..40),
+            p in 0.0..=1.0f64,
+            seed in any::<u64>(),
+        ) {
+            let mut cut = lens.clone();
+            truncations(&mut cut, p, seed, 0).unwrap();
+            for (i, (&sent, &got)) in lens.iter().zip(&cut).enumerate() {
+                let one = truncated_len(sent as usize, p, seed, i as u64).unwrap();
+                prop_assert_eq!(got as usize, one);
+            }
         }
 
         #[test]

@@ -36,11 +36,30 @@ fn lost(rng: &mut ChannelRng, p: f64) -> bool {
 /// `p_cut` it is cut at a uniform length in `0..len`, else it arrives whole.
 pub fn truncated_len(len: usize, p_cut: f64, seed: u64, index: u64) -> Result<usize, ChannelError> {
     check_probability("p_cut", p_cut)?;
-    let mut rng = stream(seed, Purpose::Cuts, index);
-    if len == 0 || !lost(&mut rng, p_cut) {
-        return Ok(len);
+    Ok(cut(&mut stream(seed, Purpose::Cuts, index), len as u64, p_cut) as usize)
+}
+
+/// Cuts packets `first, first + 1, ...` in place, `lens` holding their sent
+/// lengths: the same received lengths as [`truncated_len`] for each index.
+pub fn truncations(
+    lens: &mut [u64],
+    p_cut: f64,
+    seed: u64,
+    first: u64,
+) -> Result<(), ChannelError> {
+    check_probability("p_cut", p_cut)?;
+    let streams = Streams::new(seed, Purpose::Cuts, first);
+    for (len, mut rng) in lens.iter_mut().zip(streams) {
+        *len = cut(&mut rng, *len, p_cut);
+    }
+    Ok(())
+}
+
+fn cut(rng: &mut ChannelRng, len: u64, p_cut: f64) -> u64 {
+    if len == 0 || !lost(rng, p_cut) {
+        return len;
     }
     // Multiply-shift maps a 64-bit draw onto 0..len without modulo bias worth
     // measuring (len < 2^32 for any real packet).
-    Ok(((u128::from(rng.next_u64()) * len as u128) >> 64) as usize)
+    ((u128::from(rng.next_u64()) * u128::from(len)) >> 64) as u64
 }

@@ -89,6 +89,31 @@ def test_qemu_frames_are_byte_identical_to_host_encode(name: str, tmp_path: Path
     assert device.stat().st_size == sum(summary["frame_bytes"])
 
 
+@pytest.mark.parametrize("name", ["default", "mixed"])  # mixed: the head Gray-maps
+def test_frames_carry_center_indices_under_a_truthful_gray_flag(name: str) -> None:
+    """The device's frames (equal to these, tested above) set the Gray flag when
+    the head Gray-maps, so the edge decodes the center indices either way."""
+    from semanticnn import bits, frame
+
+    model = VECTORS / f"{name}.safetensors"
+    head = int8.Encoder.load(model)
+    assert head.gray == (name == "mixed")
+    emitted = np.load(VECTORS / f"{name}_symbols.npy")  # as the head emits them
+    sent = host_frames(model, np.load(VECTORS / f"{name}_images.npy"))
+    for i, (f, s) in enumerate(zip(sent, emitted, strict=True)):
+        d = frame.decode(f)
+        assert (d.gray, d.seq, d.pilot_bits) == (head.gray, i, frame.DEVICE_PILOT_BITS)
+        np.testing.assert_array_equal(d.symbols, bits.gray_decode(s) if head.gray else s)
+
+
+def test_host_frames_wrap_the_sequence_number() -> None:
+    from semanticnn import frame
+
+    images = np.zeros((frame.MAX_SEQ + 4, 28, 28, 1), np.uint8)
+    seqs = [frame.decode(f).seq for f in host_frames(GOLDEN, images)]
+    assert seqs[-3:] == [0, 1, 2] and seqs[frame.MAX_SEQ] == frame.MAX_SEQ
+
+
 def test_images_streamed_to_the_uart_give_the_host_frames(built: fw.Built) -> None:
     images = np.load(VECTORS / "default_images.npy")[:3][::-1]  # not the baked order
     run = fw.run_elf(built.elf, built.board, stream=image_stream(images))
@@ -179,6 +204,7 @@ def test_receive_reads_the_boards_frames_from_a_serial_port(built: fw.Built) -> 
 def test_receive_predicts_with_the_edge_decoder() -> None:
     import torch
     from semanticnn import frame
+    from semanticnn.ber_estimate import LinkEstimate
     from semanticnn.firmware.receive import predict
     from semanticnn.models import SemanticNN, build_base
 
@@ -194,6 +220,10 @@ def test_receive_predicts_with_the_edge_decoder() -> None:
     labels = predict(model, frames)  # BER from each frame's pilot (0 here)
     assert len(labels) == 4 and all(0 <= k < 10 for k in labels)
     assert predict(model, frames[:1], ber=0.0) == labels[:1]  # batch-independent
+    # A running link estimate takes each frame's header and pilot bits as evidence.
+    link = LinkEstimate()
+    assert len(predict(model, frames, link=link)) == len(frames)
+    assert link.seen_errors == 0 and 3 * (120 + 64) < link.seen_bits < 4 * (120 + 64)
     with pytest.raises(ValueError, match=r"frames\[0\]: "):
         predict(model, [b"abc"])
     short = frame.encode(np.zeros(5, np.uint8), 3, model_id=0, seq=0)

@@ -73,41 +73,101 @@ def test_resume_continues_an_interrupted_run_to_the_same_result(
 
 
 def test_eval_writes_the_report(tmp_path: Path, run_dir: Path) -> None:
+    from semanticnn import frame
+
     res = _cli("eval", str(run_dir), "--repeats", "1")
     assert res.exit_code == 0, res.output
     report = json.loads((run_dir / "report.json").read_text())
     assert (run_dir / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert report["format"] == "semanticnn-report" and report["version"] == 1
-    assert report["ber"] == [0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
-    assert set(report["systems"]) == {
-        "original",
-        "float32",
-        "uint8",
-        "semanticnn_blind",
-        "semanticnn",
-        "semanticnn_pilot",
-    }
-    for s in report["systems"].values():
-        assert len(s["accuracy"]) == 7
-        assert all(0 <= a <= 1 for a in [*s["accuracy"], s["accuracy_gilbert_elliott"]])
-    snn, f32 = report["systems"]["semanticnn"], report["systems"]["float32"]
-    assert f32["bytes_per_inference"] == 4 * int(np.prod(report["split_shape"]))
-    assert snn["bytes_per_inference"] == 3 * 7 * 7 * 3 // 8 + 1  # 147 symbols x 3 bits
-    pilot = report["systems"]["semanticnn_pilot"]
-    assert pilot["bytes_per_inference"] == snn["bytes_per_inference"] + 8  # 64 pilot bits
-    # Told the true BER 0 or its pilot's estimate (exactly 0 then), the same decoder agrees.
-    assert pilot["accuracy"][0] == snn["accuracy"][0]
-    assert snn["compression_ratio"] == pytest.approx(
-        f32["bytes_per_inference"] / snn["bytes_per_inference"]
-    )
-    # The original model sees no channel; float32 features break down at a BER of 0.1.
-    orig = report["systems"]["original"]["accuracy"]
-    assert len(set(orig)) == 1
-    assert report["systems"]["float32"]["accuracy"][0] == pytest.approx(orig[0])
+    assert report["format"] == "semanticnn-report" and report["version"] == 2
+    assert report["split"] == "test"
+    kinds = [link["kind"] for link in report["links"]]
+    assert kinds == ["bsc"] * 7 + ["gilbert_elliott", "lossy", "lossy"]
+    assert [link["mean_ber"] for link in report["links"][:7]] == [
+        0,
+        1e-4,
+        1e-3,
+        3e-3,
+        1e-2,
+        3e-2,
+        0.1,
+    ]
+    names = set(report["systems"])
+    assert {"original", "float32", "uint8", "uint8_crc", "semanticnn_blind", "semanticnn"} <= names
+    assert {"semanticnn_oracle", "semanticnn_pilot", "image_raw", "image_png"} <= names
+    assert any(n.startswith("image_jpeg") for n in names)
+    systems = report["systems"]
+    for s in systems.values():
+        assert len(s["accuracy"]) == len(s["delivery"]) == len(report["links"])
+        assert all(0 <= a <= d <= 1 for a, d in zip(s["accuracy"], s["delivery"], strict=True))
+    snn, f32 = systems["semanticnn"], systems["float32"]
+    assert f32["payload_bytes"] == 4 * int(np.prod(report["split_shape"]))
+    assert snn["payload_bytes"] == 56  # 147 symbols x 3 bits
+    assert snn["frame_bytes"] == frame.HEADER_BYTES + 56 == snn["bytes_on_air"][0]
+    assert systems["semanticnn_pilot"]["frame_bytes"] == snn["frame_bytes"] + 8  # 64 pilot bits
+    assert snn["compression_on_air"] == pytest.approx(f32["payload_bytes"] / snn["frame_bytes"])
+    assert snn["compression_payload"] == pytest.approx(f32["payload_bytes"] / 56)
+    for name, s in systems.items():
+        if s["kind"] != "reference":
+            assert s["delivery"][0] == 1.0, name  # BER 0: every frame arrives
+        if s["kind"] == "semantic":
+            assert s["payload_accuracy"][0] == s["accuracy"][0]
+            assert s["delivery"][-1] < 1.0  # 5% of frames erased
+    # Digital frames at BER 0.1 never pass their CRC; each try is counted.
+    for name, s in systems.items():
+        if s["kind"] == "digital":
+            assert s["delivery"][6] == 0.0 and s["accuracy"][6] == 0.0, name
+            assert s["bytes_on_air"][6] == pytest.approx(4 * s["frame_bytes"]), name
+    orig = systems["original"]["accuracy"]
+    assert len(set(orig)) == 1 and f32["accuracy"][0] == pytest.approx(orig[0])
     assert {t["target"] for t in report["targets"]} >= {
-        "compression >= 344x vs float32 split features"
+        "on-air compression >= 344x vs float32 split features"
     }
-    assert "system" in res.output and "semanticnn" in res.output.lower()
+    assert "system" in res.output and "on-air compression" in res.output
+    res = _cli("eval", str(run_dir), "--repeats", "1", "--split", "val")
+    assert res.exit_code == 0, res.output
+    assert json.loads((run_dir / "report.json").read_text())["split"] == "val"
+
+
+def test_study_aggregates_seeds_and_resumes(
+    tmp_path: Path, dataset: str, tiny: dict[str, int]
+) -> None:
+    out = tmp_path / "study"
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in tiny.items()]
+    cmd = ["study", "--out", str(out), "--seeds", "2", "--repeats", "1", "--jobs", "1"]
+    res = _cli(*cmd, "--dataset", dataset, *args)
+    assert res.exit_code == 0, res.output
+    study = json.loads((out / "study.json").read_text())
+    assert study["format"] == "semanticnn-study" and study["seeds"] == [0, 1]
+    assert (out / "study.png").read_bytes()[:4] == b"\x89PNG"
+    per_seed = [json.loads((out / f"seed-{k}" / "report.json").read_text()) for k in (0, 1)]
+    for name, s in study["systems"].items():
+        accs = np.array([r["systems"][name]["accuracy"] for r in per_seed])
+        np.testing.assert_allclose(s["accuracy"], accs.mean(0))
+        assert len(s["accuracy_ci95"]) == len(study["links"])
+    diff = study["paired"]["semanticnn - semanticnn_blind"]
+    np.testing.assert_allclose(
+        diff["mean"],
+        np.mean(
+            [
+                np.subtract(
+                    r["systems"]["semanticnn"]["accuracy"],
+                    r["systems"]["semanticnn_blind"]["accuracy"],
+                )
+                for r in per_seed
+            ],
+            0,
+        ),
+    )
+    assert "paired semanticnn - semanticnn_blind" in res.output
+    # Run again: every seed is reused, nothing retrained or re-evaluated.
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("seed-*/*") if p.suffix in (".pt", ".json")}
+    res = _cli(*cmd, "--dataset", dataset, *args)
+    assert res.exit_code == 0, res.output
+    assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
+    # Another configuration in the same folder is refused with a clear line.
+    res = CliRunner().invoke(main, [*cmd, "--dataset", dataset, *args, "--lr", "0.1"])
+    assert res.exit_code != 0 and "different configuration" in res.output
 
 
 def test_ablation_is_paired(tmp_path: Path, dataset: str, tiny: dict[str, int]) -> None:

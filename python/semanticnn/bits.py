@@ -72,15 +72,17 @@ def gray_encode(symbols: np.ndarray) -> U8Array:
 
     Neighbouring indices differ in exactly one bit, so one flipped bit of a
     Gray-coded symbol can land on a neighbouring center. Maps 0..2**n onto
-    itself for every n, so it composes with `pack` at any `nbits`.
+    itself for every n, so it composes with `pack` at any `nbits`. Any shape.
     """
-    res = np.array(as_u8("symbols", symbols), dtype=np.uint8, copy=True)
+    a = np.asarray(symbols)
+    res = np.array(as_u8("symbols", a.reshape(-1)), dtype=np.uint8, copy=True)
     _core.gray_encode_inplace(res)
-    return res
+    return res.reshape(a.shape)
 
 
 def gray_decode(symbols: np.ndarray) -> U8Array:
-    """Inverse of `gray_encode`, as a new array."""
-    res = np.array(as_u8("symbols", symbols), dtype=np.uint8, copy=True)
+    """Inverse of `gray_encode`, as a new array of the same shape."""
+    a = np.asarray(symbols)
+    res = np.array(as_u8("symbols", a.reshape(-1)), dtype=np.uint8, copy=True)
     _core.gray_decode_inplace(res)
-    return res
+    return res.reshape(a.shape)

@@ -25,6 +25,7 @@ def bench() -> None:
 
 main.add_command(commands.train)
 main.add_command(commands.evaluate)
+main.add_command(commands.study)
 main.add_command(commands.export)
 main.add_command(commands.demo)
 main.add_command(firmware)

@@ -103,42 +103,126 @@ def _load(run_dir: Path) -> Any:
         raise click.ClickException(str(e)) from e
 
 
+def _short(link: dict[str, Any]) -> str:
+    if link["kind"] == "gilbert_elliott":
+        return "GE"
+    return ("L" if link["kind"] == "lossy" else "") + f"{link['mean_ber']:g}"
+
+
 def _print_report(report: dict[str, Any]) -> None:
-    bers = report["ber"]
-    head = f"{'system':34s}{'bytes':>7s} " + " ".join(f"{b:>7g}" for b in bers) + "      GE"
-    click.echo(head)
-    for s in report["systems"].values():
-        size = "-" if s["bytes_per_inference"] is None else str(s["bytes_per_inference"])
+    links = report["links"]
+    width = max(len(s["label"]) for s in report["systems"].values()) + 1
+    ci = {n: s.get("accuracy_ci95") for n, s in report["systems"].items()}
+    click.echo(f"{'system':{width}s}{'bytes':>7s} " + " ".join(f"{_short(li):>7s}" for li in links))
+    for name, s in report["systems"].items():
+        size = "-" if not s["frame_bytes"] else str(round(s["bytes_on_air"][0]))
         accs = " ".join(f"{100 * a:7.2f}" for a in s["accuracy"])
-        click.echo(f"{s['label']:34s}{size:>7s} {accs} {100 * s['accuracy_gilbert_elliott']:7.2f}")
-    ge = report["gilbert_elliott"]
+        click.echo(f"{s['label']:{width}s}{size:>7s} {accs}")
+        if ci.get(name):
+            click.echo(
+                f"{'  +- 95% CI':{width}s}{'':7s} " + " ".join(f"{100 * h:7.2f}" for h in ci[name])
+            )
+    snn = report["systems"]["semanticnn"]
     click.echo(
-        f"(accuracy %, {report['test_samples']} test images x {report['repeats']} channel "
-        f"seeds; GE: Gilbert-Elliott, mean BER {ge['mean_ber']:.3g})"
+        "(delivered accuracy %, a lost frame counts as wrong; "
+        f"{report['samples']} {report['split']} images x {report['repeats']} channel seeds; "
+        "bytes: on the air per inference at BER 0, "
+        f"digital baselines with up to {report['retransmissions']} retransmissions; GE: "
+        "Gilbert-Elliott bursts; L: 5% of frames lost and 5% cut short)"
     )
+    click.echo(
+        "SemanticNN frames delivered %:  " + " ".join(f"{100 * d:6.2f}" for d in snn["delivery"])
+    )
+    click.echo(
+        "SemanticNN payload-only acc %:  "
+        + " ".join(f"{100 * a:6.2f}" for a in snn["payload_accuracy"])
+    )
+    click.echo(
+        f"on-air compression {snn['compression_on_air']:.1f}x (payload only "
+        f"{snn['compression_payload']:.1f}x) vs float32 split features"
+    )
+    for pair, d in report.get("paired", {}).items():
+        half = d["ci95"] or [float("nan")] * len(d["mean"])
+        diffs = " ".join(
+            f"{100 * m:+.2f}+-{100 * h:.2f}" for m, h in zip(d["mean"], half, strict=True)
+        )
+        click.echo(f"paired {pair}: {diffs}")
     for t in report["targets"]:
         click.echo(f"  [{'met' if t['met'] else 'MISSED'}] {t['target']}: {t['value']}")
 
 
-def _evaluate(run_dir: Path, out: Path, repeats: int) -> dict[str, Any]:
+def _evaluate(run_dir: Path, out: Path, repeats: int, split: str = "test") -> dict[str, Any]:
     from semanticnn.eval import evaluate_run, plot_report, write_report
 
-    report = evaluate_run(_load(run_dir), repeats=repeats)
+    report = evaluate_run(_load(run_dir), repeats=repeats, split=split)
     write_report(report, out / "report.json")
     plot_report(report, out / "report.png")
     return report
 
 
+_split = click.option(
+    "--split",
+    type=click.Choice(["test", "val"]),
+    default="test",
+    show_default=True,
+    help="Evaluate on the test set (final figures) or the validation split held out of "
+    "the training data (design choices).",
+)
+
+
 @click.command("eval")
 @click.argument("run_dir", type=click.Path(path_type=Path), default=DEFAULT_RUN)
 @_repeats
+@_split
 @_threads_opt
-def evaluate(run_dir: Path, repeats: int, threads: int) -> None:
-    """Accuracy vs BER of the five systems; writes RUN_DIR/report.json and report.png."""
+def evaluate(run_dir: Path, repeats: int, split: str, threads: int) -> None:
+    """Delivered accuracy of every system on every link; writes RUN_DIR/report.json and
+    report.png.
+
+    Example: semanticnn eval runs/mnist5k --repeats 10
+    """
     _threads(threads)
-    report = _evaluate(run_dir, run_dir, repeats)
+    report = _evaluate(run_dir, run_dir, repeats, split)
     _print_report(report)
     click.echo(f"wrote {run_dir / 'report.json'} and {run_dir / 'report.png'}")
+
+
+@click.command("study")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("runs/study"),
+    show_default=True,
+    help="Study folder (one run folder per seed, study.json, study.png).",
+)
+@click.option(
+    "--seeds", type=click.IntRange(1), default=5, show_default=True, help="Training seeds."
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(0),
+    default=0,
+    help="Seeds trained at once (0: one per two cores).",
+)
+@_repeats
+@_split
+@_config_options
+def study(out: Path, seeds: int, jobs: int, repeats: int, split: str, **kwargs: Any) -> None:
+    """Train and evaluate K seeds; mean and 95% CI of every figure, paired differences.
+
+    Resumable: run it again to finish an interrupted study.
+
+    Example: semanticnn study --seeds 5 --out runs/study
+    """
+    from semanticnn.eval.study import run_study
+
+    cfg = _config(kwargs)
+    try:
+        result = run_study(cfg, out, seeds, repeats, split, jobs)
+    except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    _print_report(result)
+    click.echo(f"wrote {out / 'study.json'} and {out / 'study.png'}")
 
 
 def _export(run_dir: Path, path: Path) -> float:
@@ -148,7 +232,7 @@ def _export(run_dir: Path, path: Path) -> float:
     from semanticnn.export import check_export, export_encoder, write_test_images
 
     run = _load(run_dir)
-    export_encoder(run.aware.encoder, tuple(run.info["input_shape"]), path)
+    export_encoder(run.aware.encoder, tuple(run.info["input_shape"]), path, run.aware.gray)
     x = torch.from_numpy(load_dataset(run.config.dataset).test.x)
     images = write_test_images(path, x)
     check = check_export(run.aware.encoder, path, x)

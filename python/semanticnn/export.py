@@ -7,13 +7,14 @@ same integer tables the fake-quantized training forward uses (`QConv2d.integer_p
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from semanticnn import int8
+from semanticnn import bits, int8
 from semanticnn.firmware.frames import images_for
 from semanticnn.fsutil import write_atomic
 from semanticnn.models.split import SemanticEncoder
@@ -43,12 +44,17 @@ def encoder_layers(enc: SemanticEncoder) -> tuple[list[int8.Layer], int8.Head]:
     return layers, enc.int_head(scale)
 
 
-def export_encoder(enc: SemanticEncoder, input_shape_chw: tuple[int, int, int], path: Path) -> None:
-    """Write the int8 model file of `enc` for images of (C, H, W) `input_shape_chw`."""
+def export_encoder(
+    enc: SemanticEncoder, input_shape_chw: tuple[int, int, int], path: Path, gray: bool = False
+) -> None:
+    """Write the int8 model file of `enc` for images of (C, H, W) `input_shape_chw`;
+    with `gray` its head emits Gray-mapped indices, as the run sends them on the air
+    (the firmware then sets the frame's gray flag)."""
     if not enc.qat:
         raise ValueError("only a QAT-trained encoder (qat=True) has integer tables to export")
     c, h, w = input_shape_chw
     layers, head = encoder_layers(enc)
+    head = dataclasses.replace(head, gray=gray)
     int8.write_model(path, int8.Input((h, w, c), INPUT_ZERO_POINT, INPUT_SCALE), layers, head)
 
 
@@ -85,11 +91,15 @@ class ExportCheck:
 
 @torch.no_grad()
 def check_export(enc: SemanticEncoder, path: Path, x: torch.Tensor) -> ExportCheck:
-    """Compare the Rust encoder's symbols on `x` with the fake-quant PyTorch symbols."""
+    """Compare the Rust encoder's symbols on `x` with the fake-quant PyTorch symbols
+    (Gray-mapped when the model's head maps them)."""
     enc.eval()
     _, sym = enc(x)
     torch_sym = sym.permute(0, 2, 3, 1).reshape(len(x), -1).to(torch.uint8).numpy()
-    rust_sym = int8.Encoder.load(path).encode(to_uint8_nhwc(x))
+    rust = int8.Encoder.load(path)
+    if rust.gray:
+        torch_sym = bits.gray_encode(torch_sym)
+    rust_sym = rust.encode(to_uint8_nhwc(x))
     if rust_sym.shape != torch_sym.shape:
         raise ValueError(f"symbol shapes differ: Rust {rust_sym.shape}, PyTorch {torch_sym.shape}")
     return ExportCheck(torch_sym.size, int((rust_sym == torch_sym).sum()))

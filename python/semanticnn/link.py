@@ -1,9 +1,15 @@
-"""Symbols over the air: pack to bits, corrupt with the Rust channel models, unpack.
+"""The links the systems are judged on, and symbols over the air for training.
 
-Every sample is packed as its own frame payload (`bits.pack`, MSB first), the payloads
-of a batch are corrupted in one channel call (true bit flips on the bits that would be
-sent, the zero tail of each payload included), then unpacked. Given one link per
-sample instead, each payload goes through its own link (training mixes BERs in a batch).
+A link takes whole packets: `send(frames, seed)` passes a batch of frames (one packet a
+row) through it and returns what arrives (bit flips; with `Lossy`, also packets lost or
+cut short). Evaluation sends the exact bytes of `semanticnn.frame` through it.
+
+Training needs only the payload: `transmit_symbols` packs each sample's symbols as its
+frame payload (`bits.pack`, MSB first, optionally Gray-mapped as the frame does),
+corrupts the payloads of a batch in one channel call (true bit flips on the bits that
+would be sent, the zero tail of each payload included) and unpacks them. Given one link
+per sample instead, each payload goes through its own link (training mixes BERs in a
+batch).
 """
 
 from __future__ import annotations
@@ -14,8 +20,44 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def derive_seed(*keys: int) -> int:
+    """A 63-bit seed from integer keys (numpy's SeedSequence): the one way this package
+    turns (seed, index, ...) into independent channel seeds."""
+    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))
+
+
+def _received_lengths(frames: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    if lengths is None:
+        return np.full(len(frames), frames.shape[1], dtype=np.int64)
+    n = np.asarray(lengths, dtype=np.int64)
+    if n.shape != (len(frames),) or n.min(initial=0) < 0 or n.max(initial=0) > frames.shape[1]:
+        raise ValueError(f"lengths: need {len(frames)} values in 0..={frames.shape[1]}")
+    return n.copy()
+
+
+class _BitLink:
+    """A link that only flips bits: every packet arrives, whole."""
+
+    def corrupt(self, buf: np.ndarray, seed: int) -> None:
+        raise NotImplementedError
+
+    def send(
+        self, frames: np.ndarray, seed: int, lengths: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(N, L) uint8 frames, row i's packet being its first `lengths[i]` bytes
+        (default L), each row its own packet; returns (a corrupted copy, the received
+        lengths: 0 = erased, < sent = truncated)."""
+        rx = np.array(frames, dtype=np.uint8, order="C", copy=True)
+        if rx.ndim != 2:
+            raise ValueError(f"frames must be (N, L), got shape {rx.shape}")
+        n = _received_lengths(rx, lengths)
+        self.corrupt(rx.reshape(-1), seed)
+        return rx, n
+
+
 @dataclass(frozen=True)
-class BSC:
+class BSC(_BitLink):
     """Binary symmetric channel: i.i.d. bit flips with probability `ber`."""
 
     ber: float
@@ -36,7 +78,7 @@ class BSC:
 
 
 @dataclass(frozen=True)
-class GilbertElliott:
+class GilbertElliott(_BitLink):
     """Two-state burst channel (see DESIGN.md); `mean_ber` is its stationary BER."""
 
     p_gb: float = 0.002
@@ -46,7 +88,9 @@ class GilbertElliott:
 
     @property
     def mean_ber(self) -> float:
-        return (self.p_bg * self.ber_good + self.p_gb * self.ber_bad) / (self.p_gb + self.p_bg)
+        from semanticnn.channel import gilbert_elliott_mean_ber
+
+        return gilbert_elliott_mean_ber(self.p_gb, self.p_bg, self.ber_good, self.ber_bad)
 
     @property
     def label(self) -> str:
@@ -66,7 +110,30 @@ class GilbertElliott:
         )
 
 
-Channel = BSC | GilbertElliott
+@dataclass(frozen=True)
+class Lossy(BSC):
+    """A packet link: bit flips at `ber`, each packet lost with `p_erasure`, and a
+    packet that arrives cut short (uniform length below its own) with `p_truncation`."""
+
+    p_erasure: float = 0.05
+    p_truncation: float = 0.05
+
+    @property
+    def label(self) -> str:
+        return f"{self.ber:g}+loss{self.p_erasure:g}+cut{self.p_truncation:g}"
+
+    def send(
+        self, frames: np.ndarray, seed: int, lengths: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        from semanticnn import channel
+
+        rx, n = super().send(frames, derive_seed(seed, 0), lengths)
+        n = channel.truncations(n, self.p_truncation, seed=derive_seed(seed, 2)).astype(np.int64)
+        n[channel.erasure(len(rx), self.p_erasure, seed=derive_seed(seed, 1))] = 0
+        return rx, n
+
+
+Channel = BSC | GilbertElliott | Lossy
 
 
 def pack_rows(symbols: np.ndarray, nbits: int) -> np.ndarray:
@@ -85,45 +152,39 @@ def unpack_rows(packed: np.ndarray, nbits: int, count: int) -> np.ndarray:
 def transmit_bytes(
     payloads: np.ndarray, link: Channel | Sequence[Channel], seed: int
 ) -> np.ndarray:
-    """Corrupt a (B, nbytes) uint8 array of payloads; returns a new array.
+    """Corrupt a (B, nbytes) uint8 array of payloads by bit flips only; returns a new array.
 
     `link` is one link for the whole batch, or one per payload (each with its own
     seed drawn from `seed`).
     """
     out = np.ascontiguousarray(payloads, dtype=np.uint8).copy()
-    if isinstance(link, BSC | GilbertElliott):
+    if isinstance(link, _BitLink):
         link.corrupt(out.reshape(-1), seed)
         return out
     if len(link) != len(out):
         raise ValueError(f"link: {len(link)} links for {len(out)} payloads")
-    seeds = np.random.SeedSequence(seed).generate_state(len(out), np.uint64) >> np.uint64(1)
-    for row, one, s in zip(out, link, seeds, strict=True):
-        one.corrupt(row, int(s))
+    for i, (row, one) in enumerate(zip(out, link, strict=True)):
+        one.corrupt(row, derive_seed(seed, i))
     return out
 
 
-def transmit_with_pilot(
+def transmit_symbols(
     symbols: np.ndarray,
     nbits: int,
     link: Channel | Sequence[Channel],
     seed: int,
-    pilot_bits: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(B, ...) symbols < 2**nbits through the link, each payload preceded in the same
-    buffer by a pilot of `pilot_bits` known bits (the wire frame's layout, without its
-    protected header; 0: no pilot).
+    gray: bool = False,
+) -> np.ndarray:
+    """(B, ...) symbols < 2**nbits through the link as frame payloads (Gray-mapped on
+    the air when `gray`, as `frame.encode(..., gray=True)` sends them); returns the
+    received symbols, shaped like `symbols`."""
+    from semanticnn import bits
 
-    Returns (received symbols, each frame's BER estimate: wrong pilot bits / pilot_bits,
-    0 without a pilot). The pilot's bit values do not matter to the channel (flips are
-    independent of the data), so it is sent as zeros and its wrong bits are its ones.
-    """
-    if pilot_bits < 0 or pilot_bits % 8:
-        raise ValueError(f"pilot_bits must be a multiple of 8 >= 0, got {pilot_bits}")
     b = symbols.shape[0]
     flat = np.ascontiguousarray(symbols.reshape(b, -1), dtype=np.uint8)
-    pilot = np.zeros((b, pilot_bits // 8), np.uint8)
-    rx = transmit_bytes(np.concatenate([pilot, pack_rows(flat, nbits)], 1), link, seed)
-    wrong = np.unpackbits(rx[:, : pilot.shape[1]], axis=1).sum(1)
-    estimate = wrong / pilot_bits if pilot_bits else np.zeros(b)
-    received = unpack_rows(rx[:, pilot.shape[1] :], nbits, flat.shape[1])
-    return received.reshape(symbols.shape), estimate
+    if gray:
+        flat = bits.gray_encode(flat)
+    rx = unpack_rows(transmit_bytes(pack_rows(flat, nbits), link, seed), nbits, flat.shape[1])
+    if gray:
+        rx = bits.gray_decode(rx)
+    return rx.reshape(symbols.shape)

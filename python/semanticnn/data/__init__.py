@@ -13,7 +13,7 @@ Dataset specs, as the CLI takes them:
 
 from __future__ import annotations
 
-from semanticnn.data.base import ArrayDataset, Splits, fixed_split
+from semanticnn.data.base import ArrayDataset, Splits, fixed_split, holdout
 from semanticnn.data.loaders import load_dataset
 
-__all__ = ["ArrayDataset", "Splits", "fixed_split", "load_dataset"]
+__all__ = ["ArrayDataset", "Splits", "fixed_split", "holdout", "load_dataset"]

@@ -1,4 +1,5 @@
-"""The array dataset every loader returns, and the fixed train/test split."""
+"""The array dataset every loader returns, the fixed train/test split and the
+validation hold-out."""
 
 from __future__ import annotations
 
@@ -62,3 +63,12 @@ def fixed_split(
     tr, te = order[: n - n_test], order[n - n_test :]
     y = np.asarray(y, dtype=np.int64)
     return ArrayDataset(x[tr], y[tr]), ArrayDataset(x[te], y[te])
+
+
+def holdout(
+    data: ArrayDataset, fraction: float, seed: int = 0
+) -> tuple[ArrayDataset, ArrayDataset]:
+    """(fit, validation): a fixed seeded `fraction` of a training set held out for design
+    choices, so that the test set is used for final figures only."""
+    n_val = max(1, round(fraction * len(data)))
+    return fixed_split(data.x, data.y, n_val, seed)

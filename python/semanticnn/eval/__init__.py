@@ -1,4 +1,5 @@
-"""Evaluation: accuracy against BER for the five systems, report.json and report.png."""
+"""Evaluation: delivered accuracy of every system on every link, report.json and
+report.png; `study` aggregates seeds."""
 
 from semanticnn.eval.report import evaluate_run, plot_report, write_report
 

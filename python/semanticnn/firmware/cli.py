@@ -201,7 +201,8 @@ def encode(model: Path | None, images_path: Path, out: Path) -> None:
               show_default=True, help="Trained run whose decoder and tail predict.")  # fmt: skip
 @click.option("--ber", type=click.FloatRange(0, 1), default=None,
               help="Bit error rate the BER-aware decoder is told "
-              "(default: each frame's pilot estimate).")  # fmt: skip
+              "(default: the link's running estimate from the frames' header "
+              "Golay corrections and pilots, semanticnn.ber_estimate).")  # fmt: skip
 @click.option("--count", type=click.IntRange(1), default=None, help="Stop after this many frames.")
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="Seconds to wait for a frame.")  # fmt: skip
@@ -211,6 +212,7 @@ def receive(
     """Read frames from a board over its serial port and print the edge's predictions."""
     import serial
 
+    from ..ber_estimate import LinkEstimate
     from ..train import load_run
     from .receive import predict, read_frames
 
@@ -222,10 +224,11 @@ def receive(
         ser = serial.Serial(port, baud, timeout=0.5)
     except serial.SerialException as e:
         raise click.ClickException(f"port {port}: {e}") from None
+    link = LinkEstimate()
     with ser:
         try:
             for i, frame in enumerate(read_frames(ser, count=count, timeout=timeout)):
-                (label,) = predict(run.aware, [frame], ber)
+                (label,) = predict(run.aware, [frame], ber, link)
                 click.echo(f"frame {i}: {len(frame)} bytes -> class {label}")
         except (FirmwareError, ValueError) as e:
             raise click.ClickException(str(e)) from None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from .. import frame
+from ..ber_estimate import LinkEstimate, frame_evidence
 from .build import FirmwareError
 from .emulate import parse_records
 
@@ -52,10 +53,18 @@ def read_frames(
                 yield frame
 
 
-def predict(model: SemanticNN, frames: list[bytes], ber: float | None = None) -> list[int]:
+def predict(
+    model: SemanticNN,
+    frames: list[bytes],
+    ber: float | None = None,
+    link: LinkEstimate | None = None,
+) -> list[int]:
     """Class predictions for wire frames of `model`'s encoder: parse each frame,
     dequantize its symbols (NHWC, as the device sends them), run the BER-aware
-    decoder told `ber` (default: each frame's pilot estimate) and the tail."""
+    decoder told `ber` and the tail. Without `ber`: the running estimate of `link`
+    (the link's frames so far, `semanticnn.ber_estimate`), updated by each frame, or
+    without `link` each frame's own estimate (the bits its header's Golay code
+    corrected and its pilot, `Frame.ber_estimate`)."""
     import torch
 
     c, h, w = model.latent_shape()
@@ -74,8 +83,12 @@ def predict(model: SemanticNN, frames: list[bytes], ber: float | None = None) ->
                 f"sends {c * h * w} of {nbits}; was the board built with this run's model?"
             )
         symbols.append(parsed.symbols)
-        estimate = parsed.ber_estimate
-        bers.append(ber if ber is not None else (estimate if estimate is not None else 0.0))
+        if ber is not None:
+            bers.append(ber)
+        elif link is not None:
+            bers.append(link.update(*frame_evidence(parsed)))
+        else:
+            bers.append(parsed.ber_estimate)
     nchw = torch.from_numpy(np.stack(symbols).reshape(-1, h, w, c)).permute(0, 3, 1, 2)
     with torch.no_grad():
         values = model.encoder.quantizer.dequantize(nchw)

@@ -17,9 +17,12 @@ import torch
 from torch import nn
 
 
-def hamming_table(bits: int) -> torch.Tensor:
-    """(2^bits, 2^bits) Hamming distances of all symbol pairs."""
+def hamming_table(bits: int, gray: bool = False) -> torch.Tensor:
+    """(2^bits, 2^bits) Hamming distances on the air of all symbol-index pairs (of their
+    Gray codes `s ^ (s >> 1)` when the link Gray-maps them)."""
     s = torch.arange(2**bits)
+    if gray:
+        s = s ^ (s >> 1)
     x = s[:, None] ^ s[None, :]
     return sum(((x >> k) & 1) for k in range(bits)).to(torch.float64)
 
@@ -31,11 +34,11 @@ class SoftDemapper(nn.Module):
     exponential moving average, a buffer saved with the model).
     """
 
-    def __init__(self, bits: int, momentum: float = 0.01) -> None:
+    def __init__(self, bits: int, gray: bool = False, momentum: float = 0.01) -> None:
         super().__init__()
         self.bits = bits
         self.momentum = momentum
-        self.register_buffer("distance", hamming_table(bits).float(), persistent=False)
+        self.register_buffer("distance", hamming_table(bits, gray).float(), persistent=False)
         self.register_buffer("prior", torch.full((2**bits,), 2.0**-bits))
 
     @torch.no_grad()

@@ -19,7 +19,7 @@ from torch import nn
 
 from semanticnn import int8
 from semanticnn.layers import BERAttention, SoftDemapper, ber_input
-from semanticnn.link import BSC, Channel, transmit_with_pilot
+from semanticnn.link import BSC, Channel, transmit_symbols
 from semanticnn.models.base import SPLIT_LAYERS, BaseClassifier, encoder_architecture
 from semanticnn.quant import PowerNorm, SoftQuantizer
 from semanticnn.quant.fakequant import INPUT_SCALE, INPUT_ZERO_POINT, QConv2d, quantize_input
@@ -161,15 +161,18 @@ class SemanticNN(nn.Module):
         ber_aware: bool = True,
         qat: bool = True,
         soft_demap: bool = True,
+        gray: bool = False,
     ) -> None:
+        """`gray`: symbol indices go on the air Gray-mapped (the frame's gray flag)."""
         super().__init__()
         c = split_shape[0]
+        self.gray = gray
         self.split_shape = split_shape
         in_channels = next(m for m in base.head if isinstance(m, nn.Conv2d)).in_channels
         self.encoder = SemanticEncoder(in_channels, latent_channels, levels, power_norm, qat)
         self.encoder.load_head(base.head)
         latent_channels = self.encoder.latent_channels
-        self.demapper = SoftDemapper(self.encoder.quantizer.bits) if soft_demap else None
+        self.demapper = SoftDemapper(self.encoder.quantizer.bits, gray) if soft_demap else None
         inputs = latent_channels * (2 if soft_demap else 1)
         self.decoder = BERAwareDecoder(inputs, c, ber_aware=ber_aware)
         self.tail = copy.deepcopy(base.tail)
@@ -196,22 +199,21 @@ class SemanticNN(nn.Module):
         return self.encoder.latent_channels, h, w
 
     def transmit(
-        self,
-        symbols: torch.Tensor,
-        link: Channel | Sequence[Channel],
-        seed: int,
-        pilot_bits: int = 0,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, C, H, W) symbols through `link` (one for the batch, or one per sample), sent
-        in NHWC order as the device emits them, after a pilot of `pilot_bits` bits.
-
-        Returns (received symbols, each frame's pilot BER estimate (0 without a pilot)).
-        """
+        self, symbols: torch.Tensor, link: Channel | Sequence[Channel], seed: int
+    ) -> torch.Tensor:
+        """(B, C, H, W) symbols through `link` (one for the batch, or one per sample) as
+        frame payloads, in NHWC order as the device emits them; the received symbols."""
         nhwc = symbols.permute(0, 2, 3, 1).to(torch.uint8).cpu().numpy()
         bits = self.encoder.quantizer.bits
-        rx, estimate = transmit_with_pilot(nhwc, bits, link, seed, pilot_bits)
+        rx = transmit_symbols(nhwc, bits, link, seed, self.gray)
         received = torch.from_numpy(rx).permute(0, 3, 1, 2).to(torch.int64)
-        return received.to(symbols.device), torch.from_numpy(estimate).float()
+        return received.to(symbols.device)
+
+    def symbols_nchw(self, flat: np.ndarray) -> torch.Tensor:
+        """(B, H*W*C) symbols as the device sends them (NHWC order) -> (B, C, H, W)."""
+        c, h, w = self.latent_shape()
+        nhwc = torch.from_numpy(np.ascontiguousarray(flat)).view(-1, h, w, c)
+        return nhwc.permute(0, 3, 1, 2).to(torch.int64)
 
     def receive(self, sent: torch.Tensor, received: torch.Tensor) -> torch.Tensor:
         """Values of the received symbols, with the gradient of the sent ones (straight-through)."""
@@ -230,6 +232,6 @@ class SemanticNN(nn.Module):
             self.demapper.observe(symbols)
         bers = torch.as_tensor(ber, dtype=torch.float32).expand(x.shape[0]).cpu()
         link = BSC(float(ber)) if isinstance(ber, float) else [BSC(float(b)) for b in bers]
-        values = self.receive(sent, self.transmit(symbols, link, seed)[0])
+        values = self.receive(sent, self.transmit(symbols, link, seed))
         feats = self.decode(values, bers.to(x.device))
         return feats, self.tail(feats)

@@ -17,6 +17,8 @@ class TrainConfig:
     latent_channels: int = 0
     levels: int = 8
     power_norm: bool = False
+    # Symbol indices go on the air Gray-mapped (the frame's gray flag).
+    gray: bool = False
     batch_size: int = 64
     base_epochs: int = 8
     stage1_epochs: int = 4
@@ -40,6 +42,9 @@ class TrainConfig:
     # Also give the decoder each received value's posterior mean given the BER.
     soft_demap: bool = True
     seed: int = 0
+    # Share of the training images held out as the validation split (design choices are
+    # made on it; the test set is for final figures only).
+    val_fraction: float = 0.1
     # Limit every epoch to this many batches (0: no limit); for tests and smoke runs.
     max_steps: int = 0
 
@@ -50,6 +55,8 @@ class TrainConfig:
             )
         if not 0 <= self.p_clean <= 1:
             raise ValueError(f"p_clean must be in [0, 1], got {self.p_clean}")
+        if not 0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
         if self.shift < 0:
             raise ValueError(f"shift must be >= 0, got {self.shift}")
         for name in ("batch_size", "levels"):

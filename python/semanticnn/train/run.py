@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from semanticnn.data import Splits, load_dataset
+from semanticnn.data import Splits, holdout, load_dataset
 from semanticnn.fsutil import atomic_path, write_text_atomic
+from semanticnn.link import derive_seed
 from semanticnn.models import BaseClassifier, SemanticNN, build_base
 from semanticnn.train import ddp, stages
 from semanticnn.train.config import TrainConfig
@@ -54,7 +54,7 @@ def _split_shape(base: BaseClassifier, shape: tuple[int, int, int]) -> tuple[int
 
 
 def _seeded(seed: int, salt: int) -> None:
-    torch.manual_seed(int(np.random.SeedSequence([seed, salt]).generate_state(1)[0]))
+    torch.manual_seed(derive_seed(seed, salt))
 
 
 def _build(cfg: TrainConfig, info: dict[str, Any]) -> tuple[BaseClassifier, dict[str, SemanticNN]]:
@@ -75,6 +75,7 @@ def _build(cfg: TrainConfig, info: dict[str, Any]) -> tuple[BaseClassifier, dict
             v == "aware",
             cfg.qat,
             cfg.soft_demap,
+            cfg.gray,
         )
     return base, snns
 
@@ -139,6 +140,7 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
         return final
     data = load_dataset(cfg.dataset)
     info = _info(cfg, data)
+    fit, _ = holdout(data.train, cfg.val_fraction)
     base, snns = _build(cfg, info)
     ckpt: dict[str, Any] | None = None
     if resume and ckpt_path.exists():
@@ -177,18 +179,16 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
             first = start_epoch
         model = ddp.wrap(base if snn is None else snn, d)
         if stage == "stage1" and first < epochs and "xai" not in cache:
-            cache["xai"] = stages.xai_weights(base, data.train, cfg, d.device)
+            cache["xai"] = stages.xai_weights(base, fit, cfg, d.device)
         salt = {"base": 0, "stage1": 1, "stage2": 2}[stage]  # both variants: the same data
         for epoch in range(first, epochs):
             t0 = time.perf_counter()
             if stage == "base":
-                loss = stages.base_epoch(model, data.train, opt, cfg, epoch, d)
+                loss = stages.base_epoch(model, fit, opt, cfg, epoch, d)
             elif stage == "stage1":
-                loss = stages.stage1_epoch(
-                    model, base, data.train, cache["xai"], opt, cfg, epoch, salt, d
-                )
+                loss = stages.stage1_epoch(model, base, fit, cache["xai"], opt, cfg, epoch, salt, d)
             else:
-                loss = stages.stage2_epoch(model, base, data.train, opt, cfg, epoch, salt, d)
+                loss = stages.stage2_epoch(model, base, fit, opt, cfg, epoch, salt, d)
             sched.step()
             key = f"{stage}/{variant}"
             timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0

@@ -12,6 +12,7 @@ from torch import nn
 from tqdm import tqdm
 
 from semanticnn.data import ArrayDataset
+from semanticnn.link import derive_seed
 from semanticnn.models import BaseClassifier
 from semanticnn.train.config import TrainConfig
 from semanticnn.train.ddp import Dist, shard
@@ -59,8 +60,7 @@ def shift_images(x: torch.Tensor, rng: np.random.Generator, max_shift: int) -> t
 
 def batch_seed(cfg: TrainConfig, salt: int, epoch: int, step: int, rank: int) -> int:
     """Channel seed for one batch: distinct per run seed, stage, epoch, step and rank."""
-    ss = np.random.SeedSequence([cfg.seed, salt, epoch, step, rank])
-    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+    return derive_seed(cfg.seed, salt, epoch, step, rank)
 
 
 def _progress(it: Iterator, total: int, desc: str, d: Dist) -> tqdm:

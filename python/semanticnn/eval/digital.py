@@ -332,14 +332,19 @@ def deliver_images(
 ) -> tuple[U8Array, npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
     """The encoded images through the link with ARQ: (received images, zeros where lost;
     which arrived; bytes on air per image). A delivered payload equal to the one sent
-    (all but a 2**-32 chance) reuses its decoded image."""
+    (all but a 2**-32 chance) reuses its decoded image; a damaged one that passed the
+    CRC and does not decode is lost, not a crash."""
     res = send_arq(encoded.payloads, link, seed, retransmissions)
     images = np.zeros_like(encoded.decoded)
+    ok = np.zeros(len(images), bool)
     for i, got in enumerate(res.delivered):
-        if got is not None:
-            same = got == encoded.payloads[i]
-            images[i] = encoded.decoded[i] if same else encoded.codec.decode(got, images.shape[1:])
-    ok = np.array([d is not None for d in res.delivered], bool)
+        if got == encoded.payloads[i]:
+            images[i], ok[i] = encoded.decoded[i], True
+        elif got is not None:
+            try:
+                images[i], ok[i] = encoded.codec.decode(got, images.shape[1:]), True
+            except ValueError:
+                pass
     return images, ok, res.bytes_on_air
 
 
@@ -351,8 +356,8 @@ def deliver_bytes(
     rows = np.asarray(payloads, np.uint8)
     res = send_arq([r.tobytes() for r in rows], link, seed, retransmissions)
     out = np.zeros_like(rows)
-    for i, got in enumerate(res.delivered):
-        if got is not None:
-            out[i] = np.frombuffer(got, np.uint8)
-    ok = np.array([d is not None for d in res.delivered], bool)
+    # A damaged frame can pass the CRC (2**-32) with another length: lost, not a crash.
+    ok = np.array([d is not None and len(d) == rows.shape[1] for d in res.delivered], bool)
+    for i in np.flatnonzero(ok):
+        out[i] = np.frombuffer(res.delivered[i] or b"", np.uint8)
     return out, ok, res.bytes_on_air

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from semanticnn.data import holdout, load_dataset
+from semanticnn.data import ArrayDataset, holdout, load_dataset
 from semanticnn.eval import digital, systems
 from semanticnn.export import to_uint8_nhwc
 from semanticnn.fsutil import atomic_path, write_text_atomic
@@ -58,25 +58,32 @@ def link_record(link: Channel) -> dict[str, Any]:
     return {"kind": kind, "label": link.label, "mean_ber": link.mean_ber, **extra}
 
 
-def build_systems(run: Run, x: torch.Tensor, retransmissions: int) -> list[systems.System]:
-    """Every system, its device side computed once on the images `x`."""
-    data = load_dataset(run.config.dataset)
-    fit, _ = holdout(data.train, run.config.val_fraction)
+def build_systems(
+    run: Run, x: torch.Tensor, fit: ArrayDataset, retransmissions: int
+) -> list[systems.System]:
+    """Every system, its device side computed once on the images `x`; `fit`: the
+    training images (the 8-bit range and the codec qualities come from them, never
+    from the images evaluated)."""
     with torch.no_grad():
         fmax = max(
             float(run.base.head(torch.from_numpy(fit.x[i : i + 500])).max())
             for i in range(0, len(fit), 500)
         )
         feats = torch.cat([run.base.head(x[i : i + 500]) for i in range(0, len(x), 500)])
+    aware = systems.device_symbols(run.aware, x)
     snn = systems.semantic(
-        "semanticnn", "SemanticNN (BER-aware, receiver's BER estimate)", run.aware, x, "estimate"
+        "semanticnn",
+        "SemanticNN (BER-aware, receiver's BER estimate)",
+        run.aware,
+        aware,
+        "estimate",
     )
     images = to_uint8_nhwc(x)
-    # Codec qualities are chosen on training images (design choices never see the test
-    # set), from a little under SemanticNN's frame size (a codec at its size) to 10x.
+    # From a little under SemanticNN's frame size (a codec at its size) to 10x.
     codecs = digital.image_codecs(
         to_uint8_nhwc(torch.from_numpy(fit.x)), snn.frame_bytes or 1, CODEC_SPAN
     )
+    blind = systems.device_symbols(run.blind, x)
     return [
         systems.original(run.base, x),
         systems.float32(run.base, feats),
@@ -84,21 +91,21 @@ def build_systems(run: Run, x: torch.Tensor, retransmissions: int) -> list[syste
         systems.uint8_crc(run.base, feats, fmax, retransmissions),
         *(systems.image(run.base, images, c, retransmissions) for c in codecs),
         systems.semantic(
-            "semanticnn_blind", "SemanticNN, BER-blind decoder", run.blind, x, "blind"
+            "semanticnn_blind", "SemanticNN, BER-blind decoder", run.blind, blind, "blind"
         ),
         snn,
         systems.semantic(
             "semanticnn_oracle",
             "SemanticNN, decoder told the true BER (oracle)",
             run.aware,
-            x,
+            aware,
             "oracle",
         ),
         systems.semantic(
             "semanticnn_pilot",
             f"SemanticNN, {systems.PILOT_BITS}-bit pilot in each frame",
             run.aware,
-            x,
+            aware,
             "estimate",
             systems.PILOT_BITS,
         ),
@@ -116,11 +123,17 @@ def evaluate_run(
     """Evaluate a finished run on its test (or validation) split; returns the report."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if split == "val" and run.info.get("val_fraction") is None:
+        raise ValueError(
+            "this run was trained before the validation hold-out existed (on every training "
+            "image): it has no validation split; evaluate --split test or train it again"
+        )
     links = links if links is not None else default_links()
     data = load_dataset(run.config.dataset)
-    part = data.test if split == "test" else holdout(data.train, run.config.val_fraction)[1]
+    fit, val = holdout(data.train, run.config.val_fraction)
+    part = data.test if split == "test" else val
     x, y = torch.from_numpy(part.x), part.y
-    built = build_systems(run, x, retransmissions)
+    built = build_systems(run, x, fit, retransmissions)
     reps = [repeats if (link.mean_ber > 0 or isinstance(link, Lossy)) else 1 for link in links]
     result: dict[str, Any] = {}
 
@@ -131,10 +144,13 @@ def evaluate_run(
     bar = tqdm(total=total_passes, desc="evaluate", unit="pass")
     for system in built:
         acc, delivery, payload_acc, on_air = [], [], [], []
+        wrong_headers = 0
         for li, link in enumerate(links):
             hits = arrived = payload_hits = sent = 0
             for rep in range(passes(system, li)):
-                out = system.receive(link, derive_seed(0x5E3A, li, rep))
+                # The same channel for every system (paired), another for each training seed.
+                out = system.receive(link, derive_seed(0x5E3A, run.config.seed, li, rep))
+                wrong_headers += out.wrong_headers
                 hits += int((out.pred == y).sum())
                 arrived += int((out.pred >= 0).sum())
                 sent += int(out.bytes_on_air.sum())
@@ -155,6 +171,7 @@ def evaluate_run(
             "delivery": delivery,
             "payload_accuracy": payload_acc if system.kind in ("semantic", "unprotected") else None,
             "bytes_on_air": on_air,
+            "wrong_headers": wrong_headers,
         }
     bar.close()
     f32 = result["float32"]["payload_bytes"]
@@ -219,20 +236,21 @@ def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         )
     i = link_index(report, 1e-2)
     if i is not None:
-        budget = 10 * snn["bytes_on_air"][i]
+        # Judged on one attempt's frame: a baseline is not let off for failing.
         rivals = [
             name
             for name, s in report["systems"].items()
-            if s["kind"] == "digital" and s["bytes_on_air"][i] <= budget
+            if s["kind"] == "digital" and s["frame_bytes"] <= 10 * snn["frame_bytes"]
         ]
+        name = (
+            "at BER 0.01, >= 20 points above every digital baseline whose frame is within 10x "
+            f"SemanticNN's ({len(rivals)} of them; smallest lead)"
+        )
         if rivals:
             lead = min(_acc(report, "semanticnn", i) - _acc(report, r, i) for r in rivals)
-            add(
-                "at BER 0.01, >= 20 points above every digital baseline within 10x the on-air "
-                f"bytes ({len(rivals)} of them; smallest lead)",
-                lead,
-                lead >= 20,
-            )
+            add(name, lead, lead >= 20)
+        else:
+            add(name + ": none evaluated", float("nan"), False)
     return out
 
 

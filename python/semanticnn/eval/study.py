@@ -32,13 +32,28 @@ def seed_dir(out: Path, seed: int) -> Path:
 
 
 def _report_matches(path: Path, repeats: int, split: str) -> bool:
-    from semanticnn.eval.report import REPORT_VERSION
+    """Whether the seed's report was made with these evaluation settings (a missing or
+    damaged one is made again)."""
+    from semanticnn.eval.report import REPORT_VERSION, RETRANSMISSIONS, default_links, link_record
 
     try:
         r = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
-    return (r.get("version"), r.get("repeats"), r.get("split")) == (REPORT_VERSION, repeats, split)
+    want = (
+        REPORT_VERSION,
+        repeats,
+        split,
+        RETRANSMISSIONS,
+        [link_record(x) for x in default_links()],
+    )
+    return (
+        r.get("version"),
+        r.get("repeats"),
+        r.get("split"),
+        r.get("retransmissions"),
+        r.get("links"),
+    ) == want
 
 
 def study_seed(cfg: TrainConfig, out: Path, repeats: int, split: str, threads: int) -> Path:
@@ -151,7 +166,11 @@ def run_study(
                 pool.submit(study_seed, c, seed_dir(out, c.seed), repeats, split, threads)
                 for c in configs
             ]
-            paths = [f.result() for f in futures]
+            try:
+                paths = [f.result() for f in futures]
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # the first error ends the study
+                raise
     study = aggregate([json.loads(p.read_text()) for p in paths])
     write_text_atomic(out / "study.json", json.dumps(study, indent=2) + "\n")
     ci = {

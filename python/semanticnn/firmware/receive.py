@@ -89,7 +89,7 @@ def predict(
             bers.append(link.update(*frame_evidence(parsed)))
         else:
             bers.append(parsed.ber_estimate)
-    nchw = torch.from_numpy(np.stack(symbols).reshape(-1, h, w, c)).permute(0, 3, 1, 2)
+    nchw = model.symbols_nchw(np.stack(symbols))
     with torch.no_grad():
         values = model.encoder.quantizer.dequantize(nchw)
         feats = model.decode(values, torch.tensor(bers, dtype=torch.float32))

@@ -245,4 +245,6 @@ def load_run(out: Path) -> Run:
         ) from e
     for m in (base, *snns.values()):
         m.eval()
-    return Run(cfg, base, snns["aware"], snns["blind"], obj["info"])
+    # A run saved before the validation hold-out trained on every training image.
+    info = {**obj["info"], "val_fraction": obj["config"].get("val_fraction")}
+    return Run(cfg, base, snns["aware"], snns["blind"], info)

@@ -118,3 +118,28 @@ def test_mean_ci_matches_students_t() -> None:
     # sd 0.0316, t(0.975, 4) = 2.776: half-width 2.776 * 0.0316 / sqrt(5)
     assert half is not None and half[0] == pytest.approx(2.776 * 0.031623 / 5**0.5, rel=1e-3)
     assert mean_ci(values[:1])[1] is None
+
+
+def test_long_payloads_go_in_several_frames() -> None:
+    """Split features longer than a frame holds (CIFAR's float32 features: 32,768 bytes)
+    travel in several frames, each header counted; a lost one loses the inference."""
+    from semanticnn import frame
+    from semanticnn.eval.systems import _unprotected
+
+    rng = np.random.default_rng(0)
+    payload = rng.integers(0, 256, (6, frame.MAX_COUNT + 100), dtype=np.uint8)
+    seen: list[np.ndarray] = []
+
+    def predict(rx: np.ndarray) -> np.ndarray:
+        seen.append(rx.copy())
+        return np.arange(len(rx))
+
+    system = _unprotected("f", "features", payload, predict)
+    assert system.frame_bytes == payload.shape[1] + 2 * frame.HEADER_BYTES
+    out = system.receive(BSC(0.0), 1)
+    assert (seen[-1] == payload).all() and out.pred.tolist() == list(range(6))
+    assert (out.bytes_on_air == system.frame_bytes).all()
+    out = system.receive(Lossy(0.0, p_erasure=0.5, p_truncation=0.0), 3)
+    assert (out.pred == -1).any() and (
+        out.pred[out.pred >= 0] == np.flatnonzero(out.pred >= 0)
+    ).all()

@@ -94,7 +94,7 @@ def test_eval_writes_the_report(tmp_path: Path, run_dir: Path) -> None:
     ]
     names = set(report["systems"])
     assert {"original", "float32", "uint8", "uint8_crc", "semanticnn_blind", "semanticnn"} <= names
-    assert {"semanticnn_oracle", "semanticnn_pilot", "image_raw", "image_png"} <= names
+    assert {"semanticnn_oracle", "image_raw", "image_png"} <= names
     assert any(n.startswith("image_jpeg") for n in names)
     systems = report["systems"]
     for s in systems.values():
@@ -104,7 +104,6 @@ def test_eval_writes_the_report(tmp_path: Path, run_dir: Path) -> None:
     assert f32["payload_bytes"] == 4 * int(np.prod(report["split_shape"]))
     assert snn["payload_bytes"] == 56  # 147 symbols x 3 bits
     assert snn["frame_bytes"] == frame.HEADER_BYTES + 56 == snn["bytes_on_air"][0]
-    assert systems["semanticnn_pilot"]["frame_bytes"] == snn["frame_bytes"] + 8  # 64 pilot bits
     assert snn["compression_on_air"] == pytest.approx(f32["payload_bytes"] / snn["frame_bytes"])
     assert snn["compression_payload"] == pytest.approx(f32["payload_bytes"] / 56)
     for name, s in systems.items():

@@ -27,7 +27,10 @@ HALF_LIFE = 64.0
 
 
 def batch_evidence(
-    delivered: np.ndarray, header_corrections: np.ndarray, pilot_errors: np.ndarray, pilot_bits: int
+    delivered: np.ndarray,
+    header_corrections: np.ndarray,
+    pilot_errors: np.ndarray,
+    pilot_bits: np.ndarray | int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(bit errors seen, bits seen) of each frame of a batch: its header's corrections
     and its pilot's wrong bits over the header's and pilot's bits; (0, 0) where lost."""

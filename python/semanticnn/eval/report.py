@@ -101,14 +101,6 @@ def build_systems(
             aware,
             "oracle",
         ),
-        systems.semantic(
-            "semanticnn_pilot",
-            f"SemanticNN, {systems.PILOT_BITS}-bit pilot in each frame",
-            run.aware,
-            aware,
-            "estimate",
-            systems.PILOT_BITS,
-        ),
     ]
 
 

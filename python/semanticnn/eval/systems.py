@@ -15,8 +15,6 @@ A frame whose header fails to decode is lost, and a lost frame is a wrong predic
   BER-blind decoder, the BER-aware decoder told what the receiver knows (each frame's
   header corrections pooled over the link's frames, `ber_estimate`), and the BER-aware
   decoder told the true BER (an oracle, for reference);
-- semanticnn_pilot: as semanticnn, with a `PILOT_BITS` pilot in every frame adding to
-  the evidence (and to the bytes).
 
 Semantic systems also report payload-only accuracy: the same received payload decoded
 as if the header always arrived (what the paper reports).
@@ -36,8 +34,6 @@ from semanticnn.eval import digital
 from semanticnn.link import Channel, derive_seed
 from semanticnn.models import BaseClassifier, SemanticNN
 
-# Pilot bits of the `semanticnn_pilot` frames.
-PILOT_BITS = 64
 # Model id of every frame in evaluation (one model per run).
 MODEL_ID = 0
 # Images per forward pass.
@@ -82,11 +78,10 @@ def _batched(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -
         ).numpy()
 
 
-def _frames(payload: np.ndarray, nbits: int, gray: bool = False, pilot_bits: int = 0) -> np.ndarray:
+def _frames(payload: np.ndarray, nbits: int, gray: bool = False) -> np.ndarray:
+    """The device's frames (no pilot, as the firmware sends them)."""
     seqs = np.arange(len(payload)) % (frame.MAX_SEQ + 1)
-    return frame.encode_batch(
-        payload, nbits, model_id=MODEL_ID, seqs=seqs, gray=gray, pilot_bits=pilot_bits
-    )
+    return frame.encode_batch(payload, nbits, model_id=MODEL_ID, seqs=seqs, gray=gray)
 
 
 @dataclass(frozen=True)
@@ -185,14 +180,24 @@ def _digital(
     payloads: list[int],
     deliver: Callable[[Channel, int], tuple[np.ndarray, np.ndarray, np.ndarray]],
     predict: Predict,
+    clean: np.ndarray,
 ) -> System:
-    """`payloads`: the payload bytes of each inference (the frame sizes follow)."""
+    """`payloads`: the payload bytes of each inference (the frame sizes follow);
+    `clean`: what the receiver gets of each when it arrives intact, whose predictions
+    are made once and reused for every intact arrival."""
+    clean_pred: list[np.ndarray] = []
 
     def receive(link: Channel, seed: int) -> Outcome:
         got, delivered, sent = deliver(link, seed)
         pred = np.full(len(delivered), -1, np.int64)
-        if delivered.any():
-            pred[delivered] = predict(got[delivered])
+        intact = delivered & (got.reshape(len(got), -1) == clean.reshape(len(clean), -1)).all(1)
+        if intact.any():
+            if not clean_pred:
+                clean_pred.append(predict(clean))
+            pred[intact] = clean_pred[0][intact]
+        other = delivered & ~intact
+        if other.any():
+            pred[other] = predict(got[other])
         return Outcome(pred, sent)
 
     frames = [digital.on_air_bytes(n) for n in payloads]
@@ -209,6 +214,7 @@ def uint8_crc(
         [q.shape[1]] * len(q),
         lambda link, seed: digital.deliver_bytes(q, link, seed, retransmissions),
         _uint8_predict(base, features.shape[1:], scale),
+        q,
     )
 
 
@@ -228,6 +234,7 @@ def image(
         [len(p) for p in encoded.payloads],
         lambda link, seed: digital.deliver_images(encoded, link, seed, retransmissions),
         predict,
+        encoded.decoded,
     )
 
 
@@ -238,9 +245,7 @@ def device_symbols(model: SemanticNN, x: torch.Tensor) -> np.ndarray:
     return sym.permute(0, 2, 3, 1).reshape(len(sym), -1).to(torch.uint8).numpy()
 
 
-def semantic(
-    name: str, label: str, model: SemanticNN, symbols: np.ndarray, told: str, pilot_bits: int = 0
-) -> System:
+def semantic(name: str, label: str, model: SemanticNN, symbols: np.ndarray, told: str) -> System:
     """`symbols`: `device_symbols` of the images. `told`: what the decoder is told of
     the BER: "blind" (nothing), "estimate" (the receiver's running estimate from the
     frames) or "oracle" (the link's true mean)."""
@@ -248,9 +253,12 @@ def semantic(
         raise ValueError(f"told must be blind, estimate or oracle, got {told!r}")
     nbits = model.encoder.quantizer.bits
     count = symbols.shape[1]
-    frames = _frames(symbols, nbits, model.gray, pilot_bits)
+    frames = _frames(symbols, nbits, model.gray)
     size = np.full(len(symbols), frames.shape[1], np.int64)
-    body = frame.HEADER_BYTES + pilot_bits // 8
+    body = frame.HEADER_BYTES
+    # Told one BER for every frame (blind, oracle), an intact frame's prediction is that
+    # of the sent symbols at that BER: made once per BER, reused.
+    clean_pred: dict[float, np.ndarray] = {}
 
     def predict(received: np.ndarray, ber: np.ndarray) -> np.ndarray:
         values = model.encoder.quantizer.dequantize(model.symbols_nchw(received))
@@ -272,12 +280,19 @@ def semantic(
         if told == "estimate":
             b = a.batch
             errors, seen = batch_evidence(
-                a.accepted, b.header_corrections, b.pilot_errors, pilot_bits
+                a.accepted, b.header_corrections, b.pilot_errors, b.pilot_bits
             )
             ber = running_ber(errors, seen)
+            every = predict(payload, ber)
         else:
-            ber = np.full(len(a.rows), link.mean_ber if told == "oracle" else 0.0)
-        every = predict(payload, ber)
+            told_ber = link.mean_ber if told == "oracle" else 0.0
+            ber = np.full(len(a.rows), told_ber)
+            if told_ber not in clean_pred:
+                clean_pred[told_ber] = predict(symbols, ber)
+            every = clean_pred[told_ber].copy()
+            noisy = np.flatnonzero((payload != symbols).any(1))
+            if noisy.size:
+                every[noisy] = predict(payload[noisy], ber[noisy])
         pred = np.where(a.accepted, every, -1)
         # An accepted frame's symbols are its payload as received, unless its header was
         # accepted with wrong fields: those are counted and decoded as the receiver would.

@@ -124,10 +124,14 @@ def test_eval_writes_the_report(tmp_path: Path, run_dir: Path) -> None:
     }
     assert "system" in res.output and "on-air compression" in res.output
     assert all(s.get("wrong_headers", 0) == 0 for s in systems.values())
-    res = _cli("eval", str(run_dir), "--repeats", "1", "--split", "val")
+    res = _cli("eval", str(run_dir), "--repeats", "1", "--split", "val", "--retransmissions", "0")
     assert res.exit_code == 0, res.output
     val = json.loads((run_dir / "report.json").read_text())
     assert val["split"] == "val" and val["samples"] == 6  # 10% of the 64 training images
+    assert val["retransmissions"] == 0
+    assert (
+        val["systems"]["image_raw"]["bytes_on_air"][6] == val["systems"]["image_raw"]["frame_bytes"]
+    )
 
 
 def test_gray_mapped_frames_decode_to_the_sent_symbols(

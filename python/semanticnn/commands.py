@@ -151,10 +151,14 @@ def _print_report(report: dict[str, Any]) -> None:
         click.echo(f"  [{'met' if t['met'] else 'MISSED'}] {t['target']}: {t['value']}")
 
 
-def _evaluate(run_dir: Path, out: Path, repeats: int, split: str = "test") -> dict[str, Any]:
+def _evaluate(
+    run_dir: Path, out: Path, repeats: int, split: str = "test", retransmissions: int | None = None
+) -> dict[str, Any]:
     from semanticnn.eval import evaluate_run, plot_report, write_report
+    from semanticnn.eval.report import RETRANSMISSIONS
 
-    report = evaluate_run(_load(run_dir), repeats=repeats, split=split)
+    arq = RETRANSMISSIONS if retransmissions is None else retransmissions
+    report = evaluate_run(_load(run_dir), repeats=repeats, split=split, retransmissions=arq)
     write_report(report, out / "report.json")
     plot_report(report, out / "report.png")
     return report
@@ -174,15 +178,24 @@ _split = click.option(
 @click.argument("run_dir", type=click.Path(path_type=Path), default=DEFAULT_RUN)
 @_repeats
 @_split
+@click.option(
+    "--retransmissions",
+    type=click.IntRange(0, 15),
+    default=None,
+    help="Most retransmissions (ARQ) of the digital baselines' CRC frames, every attempt "
+    "counted (default 3, 802.15.4's macMaxFrameRetries).",
+)
 @_threads_opt
-def evaluate(run_dir: Path, repeats: int, split: str, threads: int) -> None:
+def evaluate(
+    run_dir: Path, repeats: int, split: str, retransmissions: int | None, threads: int
+) -> None:
     """Delivered accuracy of every system on every link; writes RUN_DIR/report.json and
     report.png.
 
     Example: semanticnn eval runs/mnist5k --repeats 10
     """
     _threads(threads)
-    report = _evaluate(run_dir, run_dir, repeats, split)
+    report = _evaluate(run_dir, run_dir, repeats, split, retransmissions)
     _print_report(report)
     click.echo(f"wrote {run_dir / 'report.json'} and {run_dir / 'report.png'}")
 

@@ -296,8 +296,9 @@ def plot_report(
     ax.set_ylabel("delivered accuracy (%; a lost frame is wrong)")
     ratio = report["systems"]["semanticnn"]["compression_on_air"]
     ax.set_title(
-        f"{report['dataset']}: delivered accuracy vs BER "
-        f"(SemanticNN: {ratio:.0f}x fewer bytes on air)"
+        f"{report['dataset']}: delivered accuracy vs BER\n"
+        f"(SemanticNN: {ratio:.0f}x fewer bytes on the air than float32 features)",
+        fontsize=10,
     )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
@@ -322,7 +323,9 @@ def plot_report(
     rate.set_xlabel("mean bytes on the air per inference (retransmissions included)")
     rate.set_ylabel("delivered accuracy (%)")
     rate.set_title(
-        "rate vs accuracy (circles: BER 1e-3, squares: 1e-2; red: SemanticNN, blue: digital)"
+        "delivered accuracy vs bytes on the air\n(circles: BER 1e-3, squares: 1e-2;\nred: "
+        "SemanticNN, blue: digital with CRC and ARQ, grey: unprotected)",
+        fontsize=10,
     )
     rate.grid(True, which="both", alpha=0.3)
     fig.tight_layout()

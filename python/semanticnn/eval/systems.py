@@ -31,11 +31,10 @@ import torch
 from semanticnn import bits, frame
 from semanticnn.ber_estimate import batch_evidence, running_ber
 from semanticnn.eval import digital
+from semanticnn.firmware.frames import MODEL_ID
 from semanticnn.link import Channel, derive_seed
 from semanticnn.models import BaseClassifier, SemanticNN
 
-# Model id of every frame in evaluation (one model per run).
-MODEL_ID = 0
 # Images per forward pass.
 BATCH = 500
 

@@ -233,6 +233,15 @@ def test_training_draws_a_ber_per_sample() -> None:
 def test_cli_errors_name_the_problem(tmp_path: Path, dataset: str, run_dir: Path) -> None:
     res = CliRunner().invoke(main, ["eval", str(tmp_path / "nothing")])
     assert res.exit_code != 0 and "no finished run" in res.output and "no such folder" in res.output
+    # A run saved before the validation hold-out has no validation split: one line.
+    old = tmp_path / "old"
+    old.mkdir()
+    obj = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=False)
+    del obj["config"]["val_fraction"]
+    torch.save(obj, old / "model.pt")
+    res = CliRunner().invoke(main, ["eval", str(old), "--split", "val"])
+    assert res.exit_code != 0 and "no validation split" in res.output
+    assert "Traceback" not in res.output and not (old / "report.json").exists()
     res = CliRunner().invoke(main, ["train", "--out", str(run_dir), "--dataset", dataset])
     assert res.exit_code != 0 and "--resume" in res.output
     res = CliRunner().invoke(

@@ -195,7 +195,10 @@ def evaluate(
     Example: semanticnn eval runs/mnist5k --repeats 10
     """
     _threads(threads)
-    report = _evaluate(run_dir, run_dir, repeats, split, retransmissions)
+    try:
+        report = _evaluate(run_dir, run_dir, repeats, split, retransmissions)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
     _print_report(report)
     click.echo(f"wrote {run_dir / 'report.json'} and {run_dir / 'report.png'}")
 

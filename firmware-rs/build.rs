@@ -4,10 +4,13 @@
 //! the board's RAM stops the build here, with the numbers.
 //!
 //! Inputs (environment): `SEMANTICNN_MODEL` (a `.safetensors` model; default
-//! `runs/mnist5k/encoder.safetensors` when it exists, else the golden test
-//! model `tests/vectors/default.safetensors`), `SEMANTICNN_IMAGES` (a uint8
-//! `.npy` of images, N x H x W x C; default `<model stem>_images.npy` beside
-//! the model), `SEMANTICNN_BENCH_MODELS` (the bench binary's models).
+//! `semanticnn_core::firmware::default_model`: the default run's export when it
+//! exists, else the golden test model), `SEMANTICNN_IMAGES` (a uint8 `.npy`
+//! of images, N x H x W x C; default `<model stem>_images.npy` beside the
+//! model, `semanticnn_core::firmware::images_file`), `SEMANTICNN_BENCH_MODELS`
+//! (the bench binary's models). The board's memory sizes, the image count
+//! and the images file name come from `semanticnn_core::firmware`, which the
+//! host tools read too.
 use std::{
     env,
     fmt::Write as _,
@@ -16,14 +19,13 @@ use std::{
     process,
 };
 
+use semanticnn_core::firmware::{self, images_file, BAKED_IMAGES};
 use semanticnn_core::nn::{Model, Op, OwnedModel};
 
 /// RAM kept for the stack and the firmware's own statics, beyond the plan.
 const STACK_RESERVE: usize = 8 * 1024;
 /// Flash kept for the program and the test images, beyond the model.
 const FLASH_RESERVE: usize = 128 * 1024;
-/// Most test images baked in.
-const MAX_IMAGES: usize = 16;
 
 fn fail(msg: impl std::fmt::Display) -> ! {
     eprintln!("error: {msg}");
@@ -52,26 +54,20 @@ fn main() {
     let memory_x =
         fs::read_to_string(&memory).unwrap_or_else(|e| fail(format!("{}: {e}", memory.display())));
     let [flash, ram] = ["FLASH", "RAM"].map(|name| {
-        region_length(&memory_x, name)
-            .unwrap_or_else(|| fail(format!("{}: no {name} region", memory.display())))
+        firmware::region_length(&memory_x, name)
+            .map(|len| len as usize)
+            .unwrap_or_else(|e| fail(format!("{}: region {name}: {e}", memory.display())))
     });
     fs::write(out.join("memory.x"), &memory_x).unwrap_or_else(|e| fail(e));
     println!("cargo:rustc-link-search={}", out.display());
 
     let model_path = match env::var_os("SEMANTICNN_MODEL") {
         Some(p) => PathBuf::from(p),
-        None => {
-            let trained = repo.join("runs/mnist5k/encoder.safetensors");
-            if trained.is_file() {
-                trained
-            } else {
-                repo.join("tests/vectors/default.safetensors")
-            }
-        }
+        None => firmware::default_model(&repo),
     };
     let images_path = match env::var_os("SEMANTICNN_IMAGES") {
         Some(p) => PathBuf::from(p),
-        None => sibling_images(&model_path),
+        None => images_file(&model_path),
     };
     let mut code = String::from(
         "#[allow(unused_imports)]\n\
@@ -120,35 +116,6 @@ fn board() -> &'static str {
             "choose exactly one board feature (netduinoplus2, nucleo-f746zg), got {chosen:?}"
         )),
     }
-}
-
-/// `LENGTH` of the region called `name` in a `memory.x`, in bytes.
-fn region_length(memory_x: &str, name: &str) -> Option<usize> {
-    let line = memory_x.lines().find(|l| {
-        l.trim_start()
-            .strip_prefix(name)
-            .is_some_and(|rest| rest.trim_start().starts_with(':'))
-    })?;
-    let len = line
-        .split("LENGTH")
-        .nth(1)?
-        .trim_start_matches([' ', '='])
-        .trim();
-    let digits: String = len.chars().take_while(char::is_ascii_digit).collect();
-    let scale = match len[digits.len()..].chars().next() {
-        Some('K') => 1024,
-        Some('M') => 1024 * 1024,
-        _ => 1,
-    };
-    Some(digits.parse::<usize>().ok()? * scale)
-}
-
-fn sibling_images(model: &Path) -> PathBuf {
-    let stem = model
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("model");
-    model.with_file_name(format!("{stem}_images.npy"))
 }
 
 /// Sizes from the model's static plan.
@@ -249,7 +216,7 @@ fn array<T: std::fmt::Display>(code: &mut String, name: &str, ty: &str, values: 
     let _ = writeln!(code, "\n];");
 }
 
-/// The test images: the first `MAX_IMAGES` of a uint8 `.npy` whose items
+/// The test images: the first [`BAKED_IMAGES`] of a uint8 `.npy` whose items
 /// have the model's input size.
 fn bake_images(code: &mut String, path: &Path, input_len: usize) {
     println!("cargo:rerun-if-changed={}", path.display());
@@ -268,7 +235,7 @@ fn bake_images(code: &mut String, path: &Path, input_len: usize) {
             data.len()
         ));
     }
-    let count = (data.len() / input_len).min(MAX_IMAGES);
+    let count = (data.len() / input_len).min(BAKED_IMAGES);
     let _ = writeln!(code, "pub const NUM_IMAGES: usize = {count};");
     array(code, "IMAGES", "u8", &data[..count * input_len]);
 }
@@ -323,7 +290,7 @@ fn bake_bench(code: &mut String, dir: Option<&Path>) {
     for (i, path) in models.iter().enumerate() {
         let p = format!("BENCH_{i}_");
         let plan = bake_model(code, &p, path);
-        let images_path = sibling_images(path);
+        let images_path = images_file(path);
         println!("cargo:rerun-if-changed={}", images_path.display());
         let images = fs::read(&images_path)
             .unwrap_or_else(|e| fail(format!("{}: {e}", images_path.display())));

@@ -1,5 +1,7 @@
 """Type stubs of the Rust extension `semanticnn._core` (checked by mypy.stubtest)."""
 
+import os
+import pathlib
 from typing import final
 
 import numpy as np
@@ -9,6 +11,9 @@ _U8 = npt.NDArray[np.uint8]
 
 __version__: str
 __all__ = [
+    "BAKED_IMAGES",
+    "DEFAULT_RUN",
+    "ENCODER_FILE",
     "FRAME_DEVICE_PILOT_BITS",
     "FRAME_HEADER_BYTES",
     "FRAME_MAX_COUNT",
@@ -16,6 +21,8 @@ __all__ = [
     "FRAME_MAX_PILOT_BITS",
     "FRAME_MAX_SEQ",
     "FRAME_VERSION",
+    "IMAGES_SUFFIX",
+    "STREAM_MAGIC",
     "ChannelError",
     "CodecError",
     "FrameError",
@@ -25,6 +32,8 @@ __all__ = [
     "__version__",
     "ber_awgn",
     "bsc_inplace",
+    "conv_output_size",
+    "default_model",
     "erasures_into",
     "frame_decode",
     "frame_decode_batch",
@@ -32,8 +41,10 @@ __all__ = [
     "frame_encode_batch",
     "frame_encoded_len",
     "gilbert_elliott_inplace",
+    "gilbert_elliott_mean_ber",
     "gray_decode_inplace",
     "gray_encode_inplace",
+    "memory_region",
     "pack_into",
     "packed_len",
     "truncated_len",
@@ -65,6 +76,9 @@ def gilbert_elliott_inplace(
     seed: int,
     threads: int = 0,
 ) -> None: ...
+def gilbert_elliott_mean_ber(p_gb: float, p_bg: float, ber_good: float, ber_bad: float) -> float:
+    """Mean BER of the Gilbert-Elliott channel (`ber_good` when p_gb = p_bg = 0)."""
+
 def ber_awgn(snr_db: float, modulation: str) -> float: ...
 def erasures_into(out: npt.NDArray[np.bool_], p_loss: float, seed: int) -> None: ...
 def truncated_len(length: int, p_cut: float, seed: int, index: int) -> int: ...
@@ -115,6 +129,9 @@ def frame_decode_batch(
 def frame_encoded_len(count: int, nbits: int, pilot_bits: int) -> int: ...
 
 # int8 encoder (semanticnn.int8.Encoder wraps it)
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """`(size + 2*padding - kernel) // stride + 1`; ValueError where there is no output."""
+
 @final
 class Int8Encoder:
     @staticmethod
@@ -134,3 +151,21 @@ class Int8Encoder:
     def encode_into(
         self, images: _U8, out: _U8, threads: int = 0, kernel: str | None = None
     ) -> None: ...
+
+# what the firmware and the host tools share
+BAKED_IMAGES: int
+"""Most test images baked into the firmware."""
+IMAGES_SUFFIX: str
+"""The test images of `<stem>.safetensors` are `<stem>` + this suffix, beside it."""
+DEFAULT_RUN: str
+"""The default run folder, relative to the repository root."""
+ENCODER_FILE: str
+"""The file name of a run's exported int8 encoder."""
+STREAM_MAGIC: bytes
+"""The magic bytes that open an image stream header (`SNNI`)."""
+
+def default_model(repo: str | os.PathLike[str]) -> pathlib.Path:
+    """The model the firmware bakes when none is given, under repository root `repo`."""
+
+def memory_region(memory_x: str, name: str) -> tuple[int, int]:
+    """(ORIGIN, LENGTH) in bytes of region `name` in the text of a memory.x."""

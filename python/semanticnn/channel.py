@@ -73,10 +73,12 @@ def gilbert_elliott(
     distribution, so the mean BER is `gilbert_elliott_mean_ber(...)`.
     """
     src = packed_buffer("buf", buf)
-    probs = [
-        check_probability(n, v)
-        for n, v in (("p_gb", p_gb), ("p_bg", p_bg), ("ber_good", ber_good), ("ber_bad", ber_bad))
-    ]
+    probs = (
+        check_probability("p_gb", p_gb),
+        check_probability("p_bg", p_bg),
+        check_probability("ber_good", ber_good),
+        check_probability("ber_bad", ber_bad),
+    )
     seed = check_seed(seed)
     res = target(src, out)
     _core.gilbert_elliott_inplace(res, *probs, seed, check_threads(threads))
@@ -85,10 +87,8 @@ def gilbert_elliott(
 
 def gilbert_elliott_mean_ber(p_gb: float, p_bg: float, ber_good: float, ber_bad: float) -> float:
     """Mean BER of the Gilbert-Elliott channel: `(p_bg*ber_good + p_gb*ber_bad) / (p_gb + p_bg)`."""
-    total = p_gb + p_bg
-    if total == 0:
-        return ber_good  # the chain never leaves its first (good) state
-    return (p_bg * ber_good + p_gb * ber_bad) / total
+    # p_gb = p_bg = 0: ber_good (the chain never leaves its first, good, state).
+    return _core.gilbert_elliott_mean_ber(p_gb, p_bg, ber_good, ber_bad)
 
 
 def ber_awgn(snr_db: float, modulation: str = "bpsk") -> float:

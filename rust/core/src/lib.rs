@@ -4,8 +4,16 @@
 
 pub mod bits;
 pub mod channel;
+pub mod firmware;
 pub mod frame;
 pub mod nn;
 #[cfg(feature = "std")]
 pub mod par;
 pub mod stream;
+
+/// The run folder the tools (and the firmware build) use when none is given,
+/// relative to the repository root.
+pub const DEFAULT_RUN: &str = "runs/mnist5k";
+
+/// The file name of a run's exported int8 encoder (docs/model-format.md).
+pub const ENCODER_FILE: &str = "encoder.safetensors";

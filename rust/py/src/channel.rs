@@ -49,6 +49,13 @@ fn gilbert_elliott_inplace(
     })
 }
 
+/// Mean BER of the Gilbert–Elliott channel (`ber_good` when
+/// `p_gb = p_bg = 0`: the chain then stays in its first, good, state).
+#[pyfunction]
+fn gilbert_elliott_mean_ber(p_gb: f64, p_bg: f64, ber_good: f64, ber_bad: f64) -> f64 {
+    gilbert_elliott::mean_ber(p_gb, p_bg, ber_good, ber_bad)
+}
+
 /// BER of `modulation` ("bpsk" or "qpsk") over AWGN at `snr_db` (Es/N0).
 #[pyfunction]
 fn ber_awgn(snr_db: f64, modulation: &str) -> PyResult<f64> {
@@ -97,6 +104,7 @@ fn truncations_into(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bsc_inplace, m)?)?;
     m.add_function(wrap_pyfunction!(gilbert_elliott_inplace, m)?)?;
+    m.add_function(wrap_pyfunction!(gilbert_elliott_mean_ber, m)?)?;
     m.add_function(wrap_pyfunction!(ber_awgn, m)?)?;
     m.add_function(wrap_pyfunction!(erasures_into, m)?)?;
     m.add_function(wrap_pyfunction!(truncated_len, m)?)?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use numpy::{PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use semanticnn_core::nn::{Kernel, LoadError, OwnedModel};
+use semanticnn_core::nn::{self, Kernel, LoadError, OwnedModel};
 
 use crate::error::{detach, slice, slice_mut, ToPyErr};
 
@@ -15,7 +15,7 @@ pub struct Int8Encoder {
 }
 
 impl Int8Encoder {
-    fn encoder(&self) -> PyResult<semanticnn_core::nn::Encoder<'_>> {
+    fn encoder(&self) -> PyResult<nn::Encoder<'_>> {
         self.model
             .encoder()
             .map_err(|e| LoadError::Model(e).to_py())
@@ -109,6 +109,20 @@ impl Int8Encoder {
     }
 }
 
+/// Output size of a conv or pooling window along one dimension
+/// (`(size + 2 * padding - kernel) // stride + 1`); ValueError where there is
+/// no output (kernel or stride 0, kernel larger than the padded input).
+#[pyfunction]
+fn conv_output_size(size: usize, kernel: usize, stride: usize, padding: usize) -> PyResult<usize> {
+    nn::conv_output_size(size, kernel, stride, padding).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "no conv output for size {size}, kernel {kernel}, stride {stride}, padding {padding}"
+        ))
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<Int8Encoder>()
+    m.add_class::<Int8Encoder>()?;
+    m.add_function(wrap_pyfunction!(conv_output_size, m)?)?;
+    Ok(())
 }

@@ -6,6 +6,7 @@ mod bits;
 mod channel;
 mod encoder;
 mod error;
+mod firmware;
 mod frame;
 
 #[pymodule]
@@ -16,5 +17,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     channel::register(m)?;
     frame::register(m)?;
     encoder::register(m)?;
+    firmware::register(m)?;
     Ok(())
 }

@@ -3,8 +3,8 @@
 //! A two-state Markov chain advanced once per bit: `p_gb` = P(good→bad),
 //! `p_bg` = P(bad→good); bits flip with `ber_good`/`ber_bad` in each state;
 //! the first state is drawn from the stationary distribution, so the mean
-//! BER is `(p_bg·ber_good + p_gb·ber_bad) / (p_gb + p_bg)`. (With
-//! `p_gb = p_bg = 0` the chain never moves and starts in the good state.)
+//! BER is [`mean_ber`]. (With `p_gb = p_bg = 0` the chain never moves and
+//! starts in the good state.)
 //!
 //! The chain is simulated by its sojourns (geometric lengths), on one
 //! sequential stream for the whole buffer; the flips inside each chunk use
@@ -43,11 +43,24 @@ impl GilbertElliott {
         }
     }
 
-    /// Mean BER of the channel.
+    /// Mean BER of the channel ([`mean_ber`]).
     pub fn mean_ber(&self) -> f64 {
-        let bad = self.stationary_bad();
-        (1.0 - bad) * self.ber_good + bad * self.ber_bad
+        mean_ber(self.p_gb, self.p_bg, self.ber_good, self.ber_bad)
     }
+}
+
+/// Mean BER of the Gilbert–Elliott channel:
+/// `(p_bg·ber_good + p_gb·ber_bad) / (p_gb + p_bg)`, the stationary mix of
+/// the two states' BERs. With `p_gb = p_bg = 0` the chain never leaves the
+/// state it starts in, which is then the good one (its stationary draw has
+/// P(bad) = 0, see [`GilbertElliott::stationary_bad`]): the mean BER is
+/// `ber_good`, not a division by zero.
+pub fn mean_ber(p_gb: f64, p_bg: f64, ber_good: f64, ber_bad: f64) -> f64 {
+    let total = p_gb + p_bg;
+    if total == 0.0 {
+        return ber_good;
+    }
+    (p_bg * ber_good + p_gb * ber_bad) / total
 }
 
 /// Where the state chain is: its state, the bits left in this sojourn, and
@@ -167,4 +180,48 @@ pub fn gilbert_elliott_threads(
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn mean_ber_of_a_chain_that_never_moves_is_its_start_state() {
+        assert_eq!(mean_ber(0.0, 0.0, 0.01, 0.3), 0.01);
+        // The chain does start (and stay) good: no bit flips with ber_good = 0.
+        let params = GilbertElliott {
+            p_gb: 0.0,
+            p_bg: 0.0,
+            ber_good: 0.0,
+            ber_bad: 1.0,
+        };
+        assert_eq!(params.mean_ber(), 0.0);
+        let mut buf = [0u8; 512];
+        gilbert_elliott(&mut buf, &params, 7).expect("valid parameters");
+        assert!(buf.iter().all(|&b| b == 0));
+    }
+
+    proptest! {
+        #[test]
+        fn mean_ber_is_the_stationary_mix(
+            p_gb in 0.0..=1.0f64, p_bg in 0.0..=1.0f64,
+            ber_good in 0.0..=1.0f64, ber_bad in 0.0..=1.0f64,
+        ) {
+            let m = mean_ber(p_gb, p_bg, ber_good, ber_bad);
+            let params = GilbertElliott { p_gb, p_bg, ber_good, ber_bad };
+            let bad = params.stationary_bad();
+            prop_assert!((m - ((1.0 - bad) * ber_good + bad * ber_bad)).abs() <= 1e-12);
+            prop_assert!(m >= ber_good.min(ber_bad) - 1e-12);
+            prop_assert!(m <= ber_good.max(ber_bad) + 1e-12);
+        }
+
+        #[test]
+        fn mean_ber_with_equal_states_is_that_ber(
+            p_gb in 0.0..=1.0f64, p_bg in 0.0..=1.0f64, ber in 0.0..=1.0f64,
+        ) {
+            prop_assert!((mean_ber(p_gb, p_bg, ber, ber) - ber).abs() <= 1e-15);
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! Channel models, in place on packed buffers (bits as sent on the air),
 //! seeded and reproducible on every machine and for every thread count.
 //!
-//! - [`bsc`]: binary symmetric channel (i.i.d. flips);
-//! - [`gilbert_elliott`]: two-state Markov burst channel;
+//! - [`bsc`](mod@bsc): binary symmetric channel (i.i.d. flips);
+//! - [`gilbert_elliott`](mod@gilbert_elliott): two-state Markov burst channel;
 //! - [`packets`]: packet erasure and truncation;
 //! - [`awgn`]: BER of BPSK/QPSK over AWGN from the SNR.
 use core::fmt;

@@ -1,6 +1,6 @@
 //! x86-64 AVX2 conv2d (host only, chosen at run time by [`Packed::new`]).
 //!
-//! The portable path ([`super::conv::conv2d`]) builds an im2col row per output
+//! The im2col path ([`super::conv::conv2d`]) builds an im2col row per output
 //! pixel, takes dot products of rows and requantizes one value at a time.
 //! Here output channels are the SIMD lanes instead: for every pair of window
 //! values, `vpmaddwd` multiplies the pair of one pixel (broadcast to all
@@ -10,7 +10,7 @@
 //! zero-padded i16 copy of the input (no im2col): the `kw * cin` values of a
 //! window row are contiguous in NHWC.
 //!
-//! Results are identical to the portable path: i32 sums wrap (the order does
+//! Results are identical to the im2col path: i32 sums wrap (the order does
 //! not matter), and [`requantize`] is the vector form of
 //! [`super::requant::requantize`], checked against it lane by lane.
 
@@ -25,8 +25,7 @@ use core::arch::x86_64::{
 use std::vec::Vec;
 
 use super::conv::{ConvParams, OutQuant, Tensor};
-use super::model::{Layer, Op, Shape, Window};
-use super::plan::Encoder;
+use super::model::{Shape, Window};
 
 /// Output channels per vector.
 const LANES: usize = 8;
@@ -98,7 +97,7 @@ struct PackedConv {
 /// one proves the CPU has AVX2 ([`Packed::new`] is the only constructor).
 #[derive(Clone)]
 pub(crate) struct Packed {
-    /// Indexed by layer; `None` for every other op (they run portably).
+    /// Indexed by layer; `None` for every other op (they run on im2col).
     layers: Vec<Option<PackedConv>>,
     work_len: usize,
 }
@@ -111,22 +110,21 @@ impl core::fmt::Debug for Packed {
 }
 
 impl Packed {
-    /// Packs `enc`'s conv2d layers, or `None` when this CPU lacks AVX2.
-    pub fn new(enc: &Encoder<'_>) -> Option<Self> {
+    /// Packs a model's conv2d layers, given per layer as its parameters,
+    /// input and output shapes (`None` for a layer to leave unpacked), or
+    /// `None` when this CPU lacks AVX2.
+    pub fn new<'a>(
+        layers: impl Iterator<Item = Option<(ConvParams<'a>, Shape, Shape)>>,
+    ) -> Option<Self> {
         if !std::is_x86_feature_detected!("avx2") {
             return None;
         }
         let mut work_len = 0;
-        let layers = enc
-            .model()
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let Op::Conv2d(_) = l.op else { return None };
-                let (p, s) = enc.conv_layer(i, l)?;
-                work_len = work_len.max(padded_len(&p.window, s, l.output));
-                Some(pack(&p, s.c, l))
+        let layers = layers
+            .map(|conv| {
+                let (p, s, os) = conv?;
+                work_len = work_len.max(padded_len(&p.window, s, os));
+                Some(pack(&p, s.c, os.c))
             })
             .collect();
         Some(Self { layers, work_len })
@@ -153,9 +151,8 @@ fn padded_len(win: &Window, s: Shape, os: Shape) -> usize {
     hp * wp * s.c + 1
 }
 
-fn pack(p: &ConvParams<'_>, cin: usize, l: &Layer) -> PackedConv {
+fn pack(p: &ConvParams<'_>, cin: usize, cout: usize) -> PackedConv {
     let [kh, kw] = p.window.kernel;
-    let cout = l.output.c;
     let row = kw * cin;
     let pairs = row.div_ceil(2);
     let vectors = cout.div_ceil(LANES);
@@ -424,7 +421,8 @@ fn requantize(acc: __m256i, r: &RequantV, left_shift: bool) -> __m256i {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::model::{Conv, Head, Model, Span};
+    use crate::nn::conv;
+    use crate::nn::model::{conv_output_size, Conv, Layer, Op, Span};
     use crate::nn::requant;
     use proptest::prelude::*;
 
@@ -475,10 +473,11 @@ mod tests {
                 prop::collection::vec(any::<u8>(), s.h * s.w * s.c),
             )
                 .prop_map(move |(weights, b, m, sh, (zi, zo, lo, hi), image)| {
-                    let oh =
-                        (s.h + 2 * window.padding[0] - window.kernel[0]) / window.stride[0] + 1;
-                    let ow =
-                        (s.w + 2 * window.padding[1] - window.kernel[1]) / window.stride[1] + 1;
+                    let dim = |n: usize, d: usize| {
+                        conv_output_size(n, window.kernel[d], window.stride[d], window.padding[d])
+                            .expect("padded for one output")
+                    };
+                    let (oh, ow) = (dim(s.h, 0), dim(s.w, 1));
                     let span = |k: usize| Span {
                         start: k * cout,
                         len: cout,
@@ -502,7 +501,7 @@ mod tests {
                         act_min: lo.min(hi).into(),
                         act_max: lo.max(hi).into(),
                     };
-                    let params = [b, m, sh, std::vec![-1, 1]].concat();
+                    let params = [b, m, sh].concat();
                     Case {
                         input: s,
                         input_zero_point: zi.into(),
@@ -548,35 +547,38 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(400))]
 
-        /// The AVX2 conv2d gives the portable path's int8 output exactly.
+        /// The AVX2 conv2d gives the im2col path's int8 output exactly.
         #[test]
-        fn conv2d_matches_portable(c in case()) {
+        fn conv2d_matches_im2col(c in case()) {
             prop_assume!(std::is_x86_feature_detected!("avx2"));
-            let layers = [c.layer];
-            let cout = c.layer.output.c;
-            let model = Model {
-                input: c.input,
-                input_zero_point: c.input_zero_point,
-                layers: &layers,
-                weights: &c.weights,
-                params: &c.params,
-                head: Head {
-                    centers: Span { start: 3 * cout, len: 2 },
-                    frac_bits: 0,
-                    power_norm: false,
-                    gray: false,
-                },
+            let Op::Conv2d(cv) = c.layer.op else {
+                panic!("case() makes conv2d layers");
             };
-            let enc = Encoder::new(model).expect("a valid model");
-            let packed = Packed::new(&enc).expect("avx2");
-            let mut arena = std::vec![0i8; enc.arena_len()];
-            let mut work = std::vec![0i16; enc.work_len().max(packed.work_len())];
-            let want = enc.forward(&c.image, &mut arena, &mut work).expect("runs").to_vec();
-            // Leftovers of the portable run must not matter.
-            let got = enc
-                .forward_with(&c.image, &mut arena, &mut work, Some(&packed))
-                .expect("runs");
-            prop_assert_eq!(got, &want[..]);
+            let (os, cout) = (c.layer.output, c.layer.output.c);
+            let params = || ConvParams {
+                window: cv.window,
+                weight: &c.weights,
+                bias: &c.params[..cout],
+                multiplier: &c.params[cout..2 * cout],
+                shift: &c.params[2 * cout..],
+            };
+            let x: Vec<i8> = c.image.iter().map(|&p| (p ^ 0x80) as i8).collect();
+            let t = Tensor { data: &x, shape: c.input, zero_point: c.input_zero_point };
+            let q = OutQuant {
+                zero_point: c.layer.output_zero_point,
+                min: c.layer.act_min,
+                max: c.layer.act_max,
+            };
+            let mut want = std::vec![0i8; os.h * os.w * cout];
+            let mut work = std::vec![0i16; conv::conv2d_work_len(&cv.window, c.input.c, cout)];
+            conv::conv2d(t, &params(), &mut want, os, q, &mut work);
+            let packed = Packed::new(core::iter::once(Some((params(), c.input, os))))
+                .expect("avx2");
+            // Leftovers of the im2col run in `work` must not matter.
+            work.resize(work.len().max(packed.work_len()), 0);
+            let mut got = std::vec![0i8; want.len()];
+            prop_assert!(conv2d(&packed, 0, t, &mut got, os, q, &mut work));
+            prop_assert_eq!(got, want);
         }
     }
 

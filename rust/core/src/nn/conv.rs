@@ -1,6 +1,6 @@
-//! conv2d (im2col of two output pixels + [`kernel::dot_2x2`]) and depthwise conv.
+//! conv2d (im2col of two output pixels + [`mac::dot_2x2`]) and depthwise conv.
 
-use super::kernel;
+use super::mac;
 use super::model::{Shape, Window};
 use super::requant::requantize;
 
@@ -43,7 +43,7 @@ impl ConvParams<'_> {
 
 /// i16 scratch that conv2d needs: widened weights plus two im2col rows.
 pub(crate) fn conv2d_work_len(window: &Window, cin: usize, cout: usize) -> usize {
-    kernel::max_padded(window.kernel[0] * window.kernel[1] * cin) * (cout + 2)
+    mac::max_padded(window.kernel[0] * window.kernel[1] * cin) * (cout + 2)
 }
 
 /// Writes the im2col row of output pixel `p` (row-major over `out`): the
@@ -92,8 +92,8 @@ pub(crate) fn conv2d(
 ) {
     let (x, s, zp) = (t.data, t.shape, t.zero_point);
     let k = p.window.kernel[0] * p.window.kernel[1] * s.c;
-    // Rows of `kp` values, zero-padded past `k` (see `kernel::padded`).
-    let kp = kernel::padded(k);
+    // Rows of `kp` values, zero-padded past `k` (see `mac::padded`).
+    let kp = mac::padded(k);
     let cout = os.c;
     let (wide, rest) = work.split_at_mut(cout * kp);
     for (d, w) in wide.chunks_exact_mut(kp).zip(p.weight.chunks_exact(k)) {
@@ -123,7 +123,7 @@ pub(crate) fn conv2d(
             let o1 = (o + 1).min(cout - 1);
             let w0 = &wide[o * kp..][..kp];
             let w1 = &wide[o1 * kp..][..kp];
-            let [s00, s01, s10, s11] = kernel::dot_2x2(col0, col1, w0, w1);
+            let [s00, s01, s10, s11] = mac::dot_2x2(col0, col1, w0, w1);
             r0[o] = p.finish(s00, o, q);
             r0[o1] = p.finish(s01, o1, q);
             if n1 != 0 {

@@ -11,9 +11,10 @@ use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;
 
 use super::model::{
-    Add, Conv, Head, Layer, Model, ModelError, Op, Shape, Span, Window, MAX_ELEMENTS, MAX_LAYERS,
+    Add, Conv, Head, Layer, Model, ModelError, Op, Shape, Span, Window, MAX_ELEMENTS,
 };
 use super::plan::{Encoder, Kernel, Packed, RunError};
+use super::validate::{check_inputs, check_layer_count, check_levels, weight_dims};
 
 pub const FORMAT: &str = "semanticnn-int8";
 pub const FORMAT_VERSION: &str = "1";
@@ -138,9 +139,12 @@ fn i32s(v: [i64; 2], at: &str, key: &str) -> Result<[i32; 2], LoadError> {
     Ok([one(v[0])?, one(v[1])?])
 }
 
+/// The file's tensors, read into the two parameter pools as the graph names them.
 struct Tensors<'b> {
     st: SafeTensors<'b>,
     used: BTreeSet<String>,
+    weights: Vec<i8>,
+    params: Vec<i32>,
 }
 
 impl Tensors<'_> {
@@ -163,28 +167,200 @@ impl Tensors<'_> {
         Ok(t.data())
     }
 
-    fn i8s(&mut self, name: &str, want: &[usize], pool: &mut Vec<i8>) -> Result<Span, LoadError> {
+    /// Appends int8 tensor `name` of shape `want` to the weights.
+    fn i8s(&mut self, name: &str, want: &[usize]) -> Result<Span, LoadError> {
         let data = self.get(name, Dtype::I8, want)?;
-        let start = pool.len();
-        pool.extend(data.iter().map(|&b| b as i8));
-        Ok(Span {
-            start,
-            len: data.len(),
+        let len = data.len();
+        let values: Vec<i8> = data.iter().map(|&b| b as i8).collect();
+        let start = self.weights.len();
+        self.weights.extend(values);
+        Ok(Span { start, len })
+    }
+
+    /// Appends int32 tensor `name` of shape `want` to the params.
+    fn i32s(&mut self, name: &str, want: &[usize]) -> Result<Span, LoadError> {
+        let data = self.get(name, Dtype::I32, want)?;
+        let values: Vec<i32> = data
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let start = self.params.len();
+        let len = values.len();
+        self.params.extend(values);
+        Ok(Span { start, len })
+    }
+
+    /// Every tensor of the file was named by the graph.
+    fn check_all_used(&self) -> Result<(), LoadError> {
+        match self
+            .st
+            .names()
+            .into_iter()
+            .find(|n| !self.used.contains(*n))
+        {
+            Some(extra) => Err(LoadError::Tensor {
+                name: extra.to_string(),
+                reason: "not part of the graph".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The graph's layers, reading their tensors. `input` is tensor 0.
+    fn layers(&mut self, list: &Value, input: Shape) -> Result<Vec<Layer>, LoadError> {
+        let list = list
+            .as_array()
+            .ok_or_else(|| graph_err("layers", "must be a list"))?;
+        check_layer_count(list.len())?;
+        let mut shapes = vec![input];
+        let mut layers = Vec::with_capacity(list.len());
+        for (i, e) in list.iter().enumerate() {
+            let layer = self.layer(i, e, &shapes)?;
+            shapes.push(layer.output);
+            layers.push(layer);
+        }
+        Ok(layers)
+    }
+
+    /// Layer `i`, whose inputs are among `shapes` (the tensors before it).
+    fn layer(&mut self, i: usize, e: &Value, shapes: &[Shape]) -> Result<Layer, LoadError> {
+        let at = format!("layers[{i}]");
+        let op_name = field(e, "op", &at)?
+            .as_str()
+            .ok_or_else(|| graph_err(&at, "\"op\" must be a string"))?;
+        let inputs = inputs(e, &at, i, op_name)?;
+        let out_v = field(e, "output", &at)?;
+        let out_at = format!("{at}.output");
+        let output = shape(out_v, &out_at)?;
+        let op = match op_name {
+            "conv2d" | "depthwise_conv2d" => {
+                let depthwise = op_name == "depthwise_conv2d";
+                self.conv(i, e, &at, depthwise, shapes[inputs[0]].c, output.c)?
+            }
+            "avg_pool2d" => Op::AvgPool2d(window(e, &at)?),
+            "max_pool2d" => Op::MaxPool2d(window(e, &at)?),
+            "add" => Op::Add(add(e, &at)?),
+            other => return Err(graph_err(&at, format_args!("unknown op {other:?}"))),
+        };
+        Ok(Layer {
+            op,
+            inputs,
+            output,
+            output_zero_point: int(out_v, "zero_point", &out_at)?,
+            act_min: int(e, "act_min", &at)?,
+            act_max: int(e, "act_max", &at)?,
         })
     }
 
-    fn i32s(&mut self, name: &str, want: &[usize], pool: &mut Vec<i32>) -> Result<Span, LoadError> {
-        let data = self.get(name, Dtype::I32, want)?;
-        let start = pool.len();
-        pool.extend(
-            data.chunks_exact(4)
-                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        );
-        Ok(Span {
-            start,
-            len: data.len() / 4,
+    /// A conv2d or depthwise layer `i` from `cin` to `cout` channels.
+    fn conv(
+        &mut self,
+        i: usize,
+        e: &Value,
+        at: &str,
+        depthwise: bool,
+        cin: usize,
+        cout: usize,
+    ) -> Result<Op, LoadError> {
+        let window = window(e, at)?;
+        let depth_multiplier = if depthwise {
+            usize::try_from(int(e, "depth_multiplier", at)?)
+                .map_err(|_| graph_err(at, "negative depth_multiplier"))?
+        } else {
+            1
+        };
+        let dims = weight_dims(i, depthwise, window.kernel, cin, cout)?;
+        let name = |p: &str| format!("layers.{i}.{p}");
+        let conv = Conv {
+            window,
+            depth_multiplier,
+            weight: self.i8s(&name("weight"), dims.dims())?,
+            bias: self.i32s(&name("bias"), &[cout])?,
+            multiplier: self.i32s(&name("multiplier"), &[cout])?,
+            shift: self.i32s(&name("shift"), &[cout])?,
+        };
+        Ok(if depthwise {
+            Op::DepthwiseConv2d(conv)
+        } else {
+            Op::Conv2d(conv)
         })
     }
+
+    fn head(&mut self, h: &Value) -> Result<Head, LoadError> {
+        let levels = usize::try_from(int(h, "levels", "head")?).unwrap_or(0);
+        check_levels(levels)?;
+        let flag = |k: &str| {
+            field(h, k, "head")?
+                .as_bool()
+                .ok_or_else(|| graph_err("head", format_args!("{k:?} must be a boolean")))
+        };
+        Ok(Head {
+            centers: self.i32s("head.centers", &[levels])?,
+            frac_bits: u32::try_from(int(h, "frac_bits", "head")?)
+                .map_err(|_| graph_err("head", "negative frac_bits"))?,
+            power_norm: flag("power_norm")?,
+            gray: flag("gray")?,
+        })
+    }
+}
+
+/// The tensors layer `i` reads: one, or two for `add`; all earlier tensors.
+fn inputs(e: &Value, at: &str, i: usize, op_name: &str) -> Result<[usize; 2], LoadError> {
+    let two = op_name == "add";
+    let list = field(e, "inputs", at)?
+        .as_array()
+        .ok_or_else(|| graph_err(at, "\"inputs\" must be a list"))?;
+    let n = 1 + usize::from(two);
+    if list.len() != n {
+        return Err(graph_err(at, format_args!("{op_name} takes {n} inputs")));
+    }
+    let mut inputs = [0usize; 2];
+    for (d, x) in inputs.iter_mut().zip(list) {
+        *d = x
+            .as_u64()
+            .and_then(|t| usize::try_from(t).ok())
+            .ok_or_else(|| graph_err(at, "inputs must name earlier tensors"))?;
+    }
+    check_inputs(i, &inputs[..n])?;
+    if !two {
+        inputs[1] = inputs[0];
+    }
+    Ok(inputs)
+}
+
+fn add(e: &Value, at: &str) -> Result<Add, LoadError> {
+    Ok(Add {
+        left_shift: u32::try_from(int(e, "left_shift", at)?)
+            .map_err(|_| graph_err(at, "negative left_shift"))?,
+        input_multiplier: i32s(ints(e, "input_multipliers", at)?, at, "input_multipliers")?,
+        input_shift: i32s(ints(e, "input_shifts", at)?, at, "input_shifts")?,
+        multiplier: int(e, "multiplier", at)?,
+        shift: int(e, "shift", at)?,
+    })
+}
+
+/// The safetensors view of `bytes` and its graph, after the format checks.
+fn read_header(bytes: &[u8]) -> Result<(SafeTensors<'_>, Value), LoadError> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| LoadError::Safetensors(e.to_string()))?;
+    let (_, meta) =
+        SafeTensors::read_metadata(bytes).map_err(|e| LoadError::Safetensors(e.to_string()))?;
+    let meta = meta
+        .metadata()
+        .as_ref()
+        .ok_or_else(|| LoadError::Format("no metadata".into()))?;
+    let key = |k: &str| meta.get(k).map(String::as_str);
+    if key("format") != Some(FORMAT) {
+        return Err(LoadError::Format(format!("format is {:?}", key("format"))));
+    }
+    if key("format_version") != Some(FORMAT_VERSION) {
+        return Err(LoadError::Format(format!(
+            "format_version is {:?}",
+            key("format_version")
+        )));
+    }
+    let graph = key("graph").ok_or_else(|| LoadError::Format("no graph".into()))?;
+    let graph = serde_json::from_str(graph).map_err(|e| graph_err("JSON", e))?;
+    Ok((st, graph))
 }
 
 impl OwnedModel {
@@ -194,177 +370,32 @@ impl OwnedModel {
         Self::from_bytes(&bytes)
     }
 
-    /// Parse and check the bytes of a model file.
+    /// Parse and check the bytes of a model file: the graph is parsed here,
+    /// and checked as a whole by [`Encoder::new`], the one validation.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LoadError> {
-        let st =
-            SafeTensors::deserialize(bytes).map_err(|e| LoadError::Safetensors(e.to_string()))?;
-        let (_, meta) =
-            SafeTensors::read_metadata(bytes).map_err(|e| LoadError::Safetensors(e.to_string()))?;
-        let meta = meta
-            .metadata()
-            .as_ref()
-            .ok_or_else(|| LoadError::Format("no metadata".into()))?;
-        let key = |k: &str| meta.get(k).map(String::as_str);
-        if key("format") != Some(FORMAT) {
-            return Err(LoadError::Format(format!("format is {:?}", key("format"))));
-        }
-        if key("format_version") != Some(FORMAT_VERSION) {
-            return Err(LoadError::Format(format!(
-                "format_version is {:?}",
-                key("format_version")
-            )));
-        }
-        let graph: Value =
-            serde_json::from_str(key("graph").ok_or_else(|| LoadError::Format("no graph".into()))?)
-                .map_err(|e| graph_err("JSON", e))?;
+        let (st, graph) = read_header(bytes)?;
         let mut tensors = Tensors {
             st,
             used: BTreeSet::new(),
+            weights: Vec::new(),
+            params: Vec::new(),
         };
-
         let inp = field(&graph, "input", "")?;
         let input = shape(inp, "input")?;
         let input_zero_point = int(inp, "zero_point", "input")?;
-        let layer_list = field(&graph, "layers", "")?
-            .as_array()
-            .ok_or_else(|| graph_err("layers", "must be a list"))?;
-        if layer_list.len() > MAX_LAYERS {
-            return Err(ModelError::TooManyLayers(layer_list.len()).into());
-        }
-        let mut shapes = vec![input];
-        let (mut layers, mut weights, mut params) = (Vec::new(), Vec::new(), Vec::new());
-        for (i, e) in layer_list.iter().enumerate() {
-            let at = format!("layers[{i}]");
-            let op_name = field(e, "op", &at)?
-                .as_str()
-                .ok_or_else(|| graph_err(&at, "\"op\" must be a string"))?;
-            let two = op_name == "add";
-            let inputs_v = field(e, "inputs", &at)?
-                .as_array()
-                .ok_or_else(|| graph_err(&at, "\"inputs\" must be a list"))?;
-            let mut inputs = [0usize; 2];
-            if inputs_v.len() != 1 + usize::from(two) {
-                return Err(graph_err(
-                    &at,
-                    format_args!("{op_name} takes {} inputs", 1 + usize::from(two)),
-                ));
-            }
-            for (d, x) in inputs.iter_mut().zip(inputs_v) {
-                *d = x
-                    .as_u64()
-                    .and_then(|t| usize::try_from(t).ok())
-                    .filter(|&t| t <= i)
-                    .ok_or_else(|| graph_err(&at, "inputs must name earlier tensors"))?;
-            }
-            if !two {
-                inputs[1] = inputs[0];
-            }
-            let out_v = field(e, "output", &at)?;
-            let output = shape(out_v, &format!("{at}.output"))?;
-            let cin = shapes[inputs[0]].c;
-            let op = match op_name {
-                "conv2d" | "depthwise_conv2d" => {
-                    let window = window(e, &at)?;
-                    let [kh, kw] = window.kernel;
-                    let cout = output.c;
-                    let depthwise = op_name == "depthwise_conv2d";
-                    let depth_multiplier = if depthwise {
-                        usize::try_from(int(e, "depth_multiplier", &at)?)
-                            .map_err(|_| graph_err(&at, "negative depth_multiplier"))?
-                    } else {
-                        1
-                    };
-                    let wshape: &[usize] = if depthwise {
-                        &[kh, kw, cout]
-                    } else {
-                        &[cout, kh, kw, cin]
-                    };
-                    if wshape
-                        .iter()
-                        .try_fold(1usize, |a, &d| a.checked_mul(d))
-                        .is_none_or(|n| n > MAX_ELEMENTS)
-                    {
-                        return Err(graph_err(&at, "weight larger than 2^24 elements"));
-                    }
-                    let name = |p: &str| format!("layers.{i}.{p}");
-                    let conv = Conv {
-                        window,
-                        depth_multiplier,
-                        weight: tensors.i8s(&name("weight"), wshape, &mut weights)?,
-                        bias: tensors.i32s(&name("bias"), &[cout], &mut params)?,
-                        multiplier: tensors.i32s(&name("multiplier"), &[cout], &mut params)?,
-                        shift: tensors.i32s(&name("shift"), &[cout], &mut params)?,
-                    };
-                    if depthwise {
-                        Op::DepthwiseConv2d(conv)
-                    } else {
-                        Op::Conv2d(conv)
-                    }
-                }
-                "avg_pool2d" => Op::AvgPool2d(window(e, &at)?),
-                "max_pool2d" => Op::MaxPool2d(window(e, &at)?),
-                "add" => Op::Add(Add {
-                    left_shift: u32::try_from(int(e, "left_shift", &at)?)
-                        .map_err(|_| graph_err(&at, "negative left_shift"))?,
-                    input_multiplier: i32s(
-                        ints(e, "input_multipliers", &at)?,
-                        &at,
-                        "input_multipliers",
-                    )?,
-                    input_shift: i32s(ints(e, "input_shifts", &at)?, &at, "input_shifts")?,
-                    multiplier: int(e, "multiplier", &at)?,
-                    shift: int(e, "shift", &at)?,
-                }),
-                other => return Err(graph_err(&at, format_args!("unknown op {other:?}"))),
-            };
-            layers.push(Layer {
-                op,
-                inputs,
-                output,
-                output_zero_point: int(out_v, "zero_point", &format!("{at}.output"))?,
-                act_min: int(e, "act_min", &at)?,
-                act_max: int(e, "act_max", &at)?,
-            });
-            shapes.push(output);
-        }
-        let h = field(&graph, "head", "")?;
-        let levels = usize::try_from(int(h, "levels", "head")?)
-            .ok()
-            .filter(|l| *l <= 16)
-            .ok_or_else(|| graph_err("head", "\"levels\" must be 2, 4, 8 or 16"))?;
-        let flag = |k: &str| {
-            field(h, k, "head")?
-                .as_bool()
-                .ok_or_else(|| graph_err("head", format_args!("{k:?} must be a boolean")))
-        };
-        let head = Head {
-            centers: tensors.i32s("head.centers", &[levels], &mut params)?,
-            frac_bits: u32::try_from(int(h, "frac_bits", "head")?)
-                .map_err(|_| graph_err("head", "negative frac_bits"))?,
-            power_norm: flag("power_norm")?,
-            gray: flag("gray")?,
-        };
-        if let Some(extra) = tensors
-            .st
-            .names()
-            .into_iter()
-            .find(|n| !tensors.used.contains(*n))
-        {
-            return Err(LoadError::Tensor {
-                name: extra.to_string(),
-                reason: "not part of the graph".into(),
-            });
-        }
+        let layers = tensors.layers(field(&graph, "layers", "")?, input)?;
+        let head = tensors.head(field(&graph, "head", "")?)?;
+        tensors.check_all_used()?;
         let mut owned = Self {
             input,
             input_zero_point,
             layers,
-            weights,
-            params,
+            weights: tensors.weights,
+            params: tensors.params,
             head,
             packed: None,
         };
-        owned.packed = Packed::new(&Encoder::new(owned.model())?);
+        owned.packed = Encoder::new(owned.model())?.pack();
         Ok(owned)
     }
 
@@ -396,7 +427,7 @@ impl OwnedModel {
         kernel: Kernel,
     ) -> Result<(), RunError> {
         let packed = match kernel {
-            Kernel::Portable => None,
+            Kernel::Im2col => None,
             Kernel::Avx2 => Some(
                 self.packed
                     .as_ref()

@@ -6,19 +6,21 @@
 mod avx2;
 mod conv;
 mod head;
-pub mod kernel;
 #[cfg(feature = "std")]
 pub mod load;
+pub mod mac;
 mod model;
 mod ops;
 mod plan;
 pub mod requant;
+mod validate;
 
 pub use head::isqrt;
 #[cfg(feature = "std")]
 pub use load::{LoadError, OwnedModel};
 pub use model::{
-    Add, Conv, Head, Layer, Model, ModelError, Op, Shape, Span, Window, MAX_ELEMENTS, MAX_LAYERS,
+    conv_output_size, Add, Conv, Head, Layer, Model, ModelError, Op, Shape, Span, Window,
+    MAX_ELEMENTS, MAX_LAYERS,
 };
 #[cfg(feature = "std")]
 pub use plan::Kernel;

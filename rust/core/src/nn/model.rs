@@ -4,7 +4,8 @@
 //! `params: &[i32]`); layers point into them with [`Span`]s. The firmware's
 //! build script can therefore bake a model into two `static` arrays and a
 //! `static [Layer; N]`; the host loader ([`super::load`]) owns the pools and
-//! hands out the same borrowed view. [`super::Plan::new`] checks everything.
+//! hands out the same borrowed view. [`super::Encoder::new`] checks everything
+//! (through `super::validate`, the one place that validates a model).
 
 use core::fmt;
 
@@ -54,6 +55,45 @@ pub struct Window {
     pub padding: [usize; 2],
 }
 
+/// One output dimension of a conv or pooling window over `size` input values
+/// (PyTorch's `floor((size + 2 * padding - kernel) / stride) + 1`, symmetric
+/// zero padding, no dilation). `None` when `kernel` or `stride` is 0, when the
+/// kernel is larger than the padded input, or on overflow.
+pub const fn conv_output_size(
+    size: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> Option<usize> {
+    if kernel == 0 || stride == 0 {
+        return None;
+    }
+    let Some(twice) = padding.checked_mul(2) else {
+        return None;
+    };
+    let Some(padded) = size.checked_add(twice) else {
+        return None;
+    };
+    match padded.checked_sub(kernel) {
+        Some(r) => Some(r / stride + 1),
+        None => None,
+    }
+}
+
+impl Window {
+    /// The output `(h, w)` of this window over an input of `h x w`
+    /// ([`conv_output_size`] of each dimension).
+    pub const fn output_size(&self, h: usize, w: usize) -> Option<(usize, usize)> {
+        match (
+            conv_output_size(h, self.kernel[0], self.stride[0], self.padding[0]),
+            conv_output_size(w, self.kernel[1], self.stride[1], self.padding[1]),
+        ) {
+            (Some(h), Some(w)) => Some((h, w)),
+            _ => None,
+        }
+    }
+}
+
 /// conv2d (weight OHWI) or depthwise (weight `[kh, kw, Cout]`) parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv {
@@ -97,6 +137,16 @@ pub struct Layer {
     pub output_zero_point: i32,
     pub act_min: i32,
     pub act_max: i32,
+}
+
+impl Layer {
+    /// The tensors this layer reads: both inputs for `Add`, the first otherwise.
+    pub fn used_inputs(&self) -> &[usize] {
+        match self.op {
+            Op::Add(_) => &self.inputs,
+            _ => &self.inputs[..1],
+        }
+    }
 }
 
 /// Power normalization and nearest-center assignment of the last tensor.
@@ -179,3 +229,32 @@ impl fmt::Display for ModelError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for ModelError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn conv_output_size_refuses_what_has_no_output() {
+        assert_eq!(conv_output_size(28, 3, 1, 1), Some(28));
+        assert_eq!(conv_output_size(28, 2, 2, 0), Some(14));
+        assert_eq!(conv_output_size(2, 5, 1, 1), None);
+        assert_eq!(conv_output_size(5, 0, 1, 0), None);
+        assert_eq!(conv_output_size(5, 1, 0, 0), None);
+        assert_eq!(conv_output_size(usize::MAX, 1, 1, 1), None);
+        assert_eq!(conv_output_size(1, 1, 1, usize::MAX), None);
+    }
+
+    proptest! {
+        #[test]
+        fn conv_output_size_is_pytorchs_formula(
+            size in 0usize..10_000, kernel in 1usize..64, stride in 1usize..64, padding in 0usize..64,
+        ) {
+            let padded = (size + 2 * padding) as i64;
+            let want = (padded >= kernel as i64)
+                .then(|| ((padded - kernel as i64) / stride as i64 + 1) as usize);
+            prop_assert_eq!(conv_output_size(size, kernel, stride, padding), want);
+        }
+    }
+}

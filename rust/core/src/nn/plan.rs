@@ -1,16 +1,15 @@
-//! The static plan: validation of a [`Model`], the placement of every tensor
-//! in one caller-provided arena, and the allocation-free run.
+//! The static plan of a [`Model`] that `super::validate` has checked: the
+//! placement of every tensor in one caller-provided arena, the choice of
+//! conv2d [`Kernel`], and the allocation-free run. The kernels (`conv`,
+//! `mac`, `avx2`, `ops`, `head`) are leaves: they never see the plan.
 
 use core::fmt;
 
 use super::conv::{self, ConvParams, OutQuant, Tensor};
 use super::head::{self, HeadParams};
-use super::model::{
-    Conv, Layer, Model, ModelError, Op, Shape, Span, Window, MAX_ELEMENTS, MAX_LAYERS,
-};
+use super::model::{Layer, Model, ModelError, Op, Shape};
 use super::ops;
-
-const T: usize = MAX_LAYERS + 1;
+use super::validate::{centers, conv_params, validate, weight_dims, Checked, T};
 
 /// Why a run could not start (the model itself was validated by [`Encoder::new`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,30 +57,31 @@ impl std::error::Error for RunError {}
 #[cfg(feature = "std")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
-    /// im2col + [`super::kernel::dot_2x2`] (SSE2 on x86-64): runs everywhere,
-    /// and is what the single-image [`Encoder::encode`] uses.
-    Portable,
+    /// im2col rows + [`super::mac::dot_2x2`] (SSE2 on x86-64, SMLAD on
+    /// Cortex-M, scalar elsewhere): runs everywhere, and is what the
+    /// single-image [`Encoder::encode`] and the firmware use.
+    Im2col,
     /// x86-64 AVX2, output channels as lanes, weights packed once per batch.
     Avx2,
 }
 
 #[cfg(feature = "std")]
 impl Kernel {
-    pub const ALL: [Self; 2] = [Self::Portable, Self::Avx2];
+    pub const ALL: [Self; 2] = [Self::Im2col, Self::Avx2];
 
     /// The fastest kernel this CPU runs.
     pub fn detect() -> Self {
         if Self::Avx2.available() {
             Self::Avx2
         } else {
-            Self::Portable
+            Self::Im2col
         }
     }
 
     /// Whether this CPU runs the kernel.
     pub fn available(self) -> bool {
         match self {
-            Self::Portable => true,
+            Self::Im2col => true,
             #[cfg(target_arch = "x86_64")]
             Self::Avx2 => std::is_x86_feature_detected!("avx2"),
             #[cfg(not(target_arch = "x86_64"))]
@@ -91,13 +91,16 @@ impl Kernel {
 
     pub fn name(self) -> &'static str {
         match self {
-            Self::Portable => "portable",
+            Self::Im2col => "im2col",
             Self::Avx2 => "avx2",
         }
     }
 }
 
-/// Conv2d weights packed for a faster kernel than the portable one.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+use super::avx2;
+
+/// Conv2d weights packed for a faster kernel than [`Kernel::Im2col`].
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 pub(crate) use super::avx2::Packed;
 
@@ -108,11 +111,6 @@ pub(crate) enum Packed {}
 
 #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
 impl Packed {
-    #[cfg(feature = "std")]
-    pub fn new(_: &Encoder<'_>) -> Option<Self> {
-        None
-    }
-
     pub fn work_len(&self) -> usize {
         match *self {}
     }
@@ -129,268 +127,24 @@ pub struct Encoder<'a> {
     work_len: usize,
 }
 
-fn span<'p, P>(
-    pool: &'p [P],
-    s: Span,
-    want: usize,
-    layer: usize,
-    what: &'static str,
-) -> Result<&'p [P], ModelError> {
-    if s.len != want {
-        return Err(ModelError::BadLayer {
-            layer,
-            reason: what,
-        });
-    }
-    s.start
-        .checked_add(s.len)
-        .and_then(|end| pool.get(s.start..end))
-        .ok_or(ModelError::BadLayer {
-            layer,
-            reason: "parameter span outside its pool",
-        })
-}
-
-fn check_window(w: &Window, s: Shape, layer: usize) -> Result<(usize, usize), ModelError> {
-    let bad = |reason| Err(ModelError::BadLayer { layer, reason });
-    for d in 0..2 {
-        if !(1..=16).contains(&w.kernel[d]) || !(1..=16).contains(&w.stride[d]) {
-            return bad("kernel and stride must be in 1..=16");
-        }
-        if w.padding[d] >= w.kernel[d] {
-            return bad("padding must be smaller than the kernel");
-        }
-    }
-    let dim = |n: usize, d: usize| {
-        (n + 2 * w.padding[d])
-            .checked_sub(w.kernel[d])
-            .map(|r| r / w.stride[d] + 1)
-    };
-    match (dim(s.h, 0), dim(s.w, 1)) {
-        (Some(h), Some(wd)) => Ok((h, wd)),
-        _ => bad("kernel larger than the padded input"),
-    }
-}
-
-fn check_act(layer: usize, l: &Layer) -> Result<(), ModelError> {
-    let r = -128..=127;
-    if !r.contains(&l.output_zero_point) || !r.contains(&l.act_min) || !r.contains(&l.act_max) {
-        return Err(ModelError::BadLayer {
-            layer,
-            reason: "zero point and clamps must be in [-128, 127]",
-        });
-    }
-    if l.act_min > l.act_max {
-        return Err(ModelError::BadLayer {
-            layer,
-            reason: "act_min > act_max",
-        });
-    }
-    Ok(())
-}
-
-fn check_requant(
-    layer: usize,
-    what: &'static str,
-    index: usize,
-    multiplier: i32,
-    shift: i32,
-) -> Result<(), ModelError> {
-    if multiplier < 0 {
-        return Err(ModelError::ParamOutOfRange {
-            layer,
-            what,
-            index,
-            value: multiplier.into(),
-        });
-    }
-    if !(-31..=30).contains(&shift) {
-        return Err(ModelError::ParamOutOfRange {
-            layer,
-            what: "shift",
-            index,
-            value: shift.into(),
-        });
-    }
-    Ok(())
-}
-
 impl<'a> Encoder<'a> {
-    /// Check every shape, span and range of `model` and lay out its tensors.
+    /// Check every shape, span and range of `model` (`validate`) and lay out
+    /// its tensors.
     pub fn new(model: Model<'a>) -> Result<Self, ModelError> {
-        let n = model.layers.len();
-        if n > MAX_LAYERS {
-            return Err(ModelError::TooManyLayers(n));
-        }
-        if n == 0 {
-            return Err(ModelError::NoLayers);
-        }
-        let mut shapes = [Shape { h: 0, w: 0, c: 0 }; T];
-        let mut zps = [0i32; T];
-        let input = model.input;
-        if input.is_empty() || input.len().is_none_or(|l| l > MAX_ELEMENTS) {
-            return Err(ModelError::BadInput(
-                "every dimension must be >= 1, at most 2^24 elements",
-            ));
-        }
-        if !(-128..=127).contains(&model.input_zero_point) {
-            return Err(ModelError::BadInput("zero point must be in [-128, 127]"));
-        }
-        shapes[0] = input;
-        zps[0] = model.input_zero_point;
-        let mut work_len = 0;
-        for (i, l) in model.layers.iter().enumerate() {
-            let uses_two = matches!(l.op, Op::Add(_));
-            if l.inputs[0] > i || (uses_two && l.inputs[1] > i) {
-                return Err(ModelError::BadLayer {
-                    layer: i,
-                    reason: "an input is not an earlier tensor",
-                });
-            }
-            check_act(i, l)?;
-            let s = shapes[l.inputs[0]];
-            let out = match &l.op {
-                Op::Conv2d(c) | Op::DepthwiseConv2d(c) => {
-                    let depthwise = matches!(l.op, Op::DepthwiseConv2d(_));
-                    let (h, w) = check_window(&c.window, s, i)?;
-                    let cout = l.output.c;
-                    let [kh, kw] = c.window.kernel;
-                    let wlen = if depthwise {
-                        if c.depth_multiplier == 0
-                            || s.c.checked_mul(c.depth_multiplier) != Some(cout)
-                        {
-                            return Err(ModelError::BadLayer {
-                                layer: i,
-                                reason: "Cout != Cin * depth_multiplier",
-                            });
-                        }
-                        kh * kw * cout
-                    } else {
-                        work_len = work_len.max(conv::conv2d_work_len(&c.window, s.c, cout));
-                        cout.saturating_mul(kh * kw * s.c)
-                    };
-                    if wlen > MAX_ELEMENTS {
-                        return Err(ModelError::BadLayer {
-                            layer: i,
-                            reason: "weight larger than 2^24 elements",
-                        });
-                    }
-                    let p = Self::conv_params(&model, c, cout, wlen, i)?;
-                    for (j, (&m, &sh)) in p.multiplier.iter().zip(p.shift).enumerate() {
-                        check_requant(i, "multiplier", j, m, sh)?;
-                    }
-                    Shape { h, w, c: cout }
-                }
-                Op::AvgPool2d(w) | Op::MaxPool2d(w) => {
-                    let (h, wd) = check_window(w, s, i)?;
-                    if l.output_zero_point != zps[l.inputs[0]] {
-                        return Err(ModelError::BadLayer {
-                            layer: i,
-                            reason: "pooling must keep the input zero point",
-                        });
-                    }
-                    Shape { h, w: wd, c: s.c }
-                }
-                Op::Add(a) => {
-                    if shapes[l.inputs[1]] != s {
-                        return Err(ModelError::BadLayer {
-                            layer: i,
-                            reason: "add inputs differ in shape",
-                        });
-                    }
-                    if a.left_shift > 20 {
-                        return Err(ModelError::BadLayer {
-                            layer: i,
-                            reason: "left_shift must be in 0..=20",
-                        });
-                    }
-                    for k in 0..2 {
-                        check_requant(
-                            i,
-                            "input_multipliers",
-                            k,
-                            a.input_multiplier[k],
-                            a.input_shift[k],
-                        )?;
-                    }
-                    check_requant(i, "multiplier", 0, a.multiplier, a.shift)?;
-                    s
-                }
-            };
-            if out != l.output {
-                return Err(ModelError::ShapeMismatch {
-                    layer: i,
-                    expected: out,
-                    found: l.output,
-                });
-            }
-            if out.is_empty() || out.len().is_none_or(|v| v > MAX_ELEMENTS) {
-                return Err(ModelError::BadLayer {
-                    layer: i,
-                    reason: "output empty or larger than 2^24 elements",
-                });
-            }
-            shapes[i + 1] = out;
-            zps[i + 1] = l.output_zero_point;
-        }
-        let h = &model.head;
-        let centers = Self::centers(&model)?;
-        if !matches!(centers.len(), 2 | 4 | 8 | 16) {
-            return Err(ModelError::BadHead("levels must be 2, 4, 8 or 16"));
-        }
-        if centers.windows(2).any(|p| p[0] >= p[1]) {
-            return Err(ModelError::BadHead("centers must be strictly increasing"));
-        }
-        if h.frac_bits > 16 {
-            return Err(ModelError::BadHead("frac_bits must be in 0..=16"));
-        }
+        let Checked {
+            shapes,
+            zero_points,
+            work_len,
+        } = validate(&model)?;
         let (offsets, arena_len) = place(model.layers, &shapes);
         Ok(Self {
             model,
             shapes,
-            zero_points: zps,
+            zero_points,
             offsets,
             arena_len,
             work_len,
         })
-    }
-
-    fn conv_params(
-        model: &Model<'a>,
-        c: &Conv,
-        cout: usize,
-        wlen: usize,
-        i: usize,
-    ) -> Result<ConvParams<'a>, ModelError> {
-        Ok(ConvParams {
-            window: c.window,
-            weight: span(
-                model.weights,
-                c.weight,
-                wlen,
-                i,
-                "weight length does not match its shape",
-            )?,
-            bias: span(model.params, c.bias, cout, i, "bias length != Cout")?,
-            multiplier: span(
-                model.params,
-                c.multiplier,
-                cout,
-                i,
-                "multiplier length != Cout",
-            )?,
-            shift: span(model.params, c.shift, cout, i, "shift length != Cout")?,
-        })
-    }
-
-    fn centers(model: &Model<'a>) -> Result<&'a [i32], ModelError> {
-        let s = model.head.centers;
-        s.start
-            .checked_add(s.len)
-            .and_then(|end| model.params.get(s.start..end))
-            .ok_or(ModelError::BadHead(
-                "centers span outside the parameter pool",
-            ))
     }
 
     pub fn model(&self) -> &Model<'a> {
@@ -447,7 +201,7 @@ impl<'a> Encoder<'a> {
         let zp = self.zero_points[self.model.layers.len()];
         let latent = self.forward_with(image, arena, work, packed)?;
         let hp = HeadParams {
-            centers: Self::centers(&self.model).unwrap_or(&[]),
+            centers: centers(&self.model).unwrap_or(&[]),
             frac_bits: self.model.head.frac_bits,
             power_norm: self.model.head.power_norm,
             gray: self.model.head.gray,
@@ -470,7 +224,7 @@ impl<'a> Encoder<'a> {
 
     /// [`Self::forward`], running the conv2d layers that `packed` holds with
     /// its kernel (`work` then holds at least its `work_len` too).
-    pub(crate) fn forward_with<'x>(
+    fn forward_with<'x>(
         &self,
         image: &[u8],
         arena: &'x mut [i8],
@@ -494,19 +248,36 @@ impl<'a> Encoder<'a> {
         Ok(&arena[self.offsets[last]..][..self.num_symbols()])
     }
 
+    /// This model's conv2d layers packed for the fastest [`Kernel`] of this CPU
+    /// (`None` when that is [`Kernel::Im2col`]).
+    #[cfg(feature = "std")]
+    pub(crate) fn pack(&self) -> Option<Packed> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            Packed::new(self.model.layers.iter().enumerate().map(|(i, l)| {
+                let Op::Conv2d(_) = l.op else { return None };
+                let (p, s) = self.conv_layer(i, l)?;
+                Some((p, s, l.output))
+            }))
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            None
+        }
+    }
+
     /// The parameters and input shape of conv layer `i` (`None` for other ops).
-    pub(crate) fn conv_layer(&self, i: usize, l: &Layer) -> Option<(ConvParams<'a>, Shape)> {
+    fn conv_layer(&self, i: usize, l: &Layer) -> Option<(ConvParams<'a>, Shape)> {
         let (Op::Conv2d(c) | Op::DepthwiseConv2d(c)) = &l.op else {
             return None;
         };
         let s = self.shapes[l.inputs[0]];
-        let [kh, kw] = c.window.kernel;
-        let wlen = match l.op {
-            Op::DepthwiseConv2d(_) => kh * kw * l.output.c,
-            _ => l.output.c * kh * kw * s.c,
-        };
-        // Validated in `new`, so the spans resolve.
-        let p = Self::conv_params(&self.model, c, l.output.c, wlen, i).ok()?;
+        let depthwise = matches!(l.op, Op::DepthwiseConv2d(_));
+        // Validated in `new`, so the sizes fit and the spans resolve.
+        let wlen = weight_dims(i, depthwise, c.window.kernel, s.c, l.output.c)
+            .ok()?
+            .len;
+        let p = conv_params(&self.model, c, l.output.c, wlen, i).ok()?;
         Some((p, s))
     }
 
@@ -526,11 +297,7 @@ impl<'a> Encoder<'a> {
             max: l.act_max,
         };
         // Only `add` reads a second tensor; other layers pass the first twice.
-        let t2 = if matches!(l.op, Op::Add(_)) {
-            l.inputs[1]
-        } else {
-            l.inputs[0]
-        };
+        let t2 = *l.used_inputs().last().unwrap_or(&l.inputs[0]);
         let (out, [x, x2]) = regions(
             arena,
             self.offsets[i + 1],
@@ -549,7 +316,7 @@ impl<'a> Encoder<'a> {
             Op::Conv2d(_) => {
                 #[cfg(all(feature = "std", target_arch = "x86_64"))]
                 if let Some(p) = packed {
-                    if super::avx2::conv2d(p, i, t, out, os, q, work) {
+                    if avx2::conv2d(p, i, t, out, os, q, work) {
                         return;
                     }
                 }
@@ -581,7 +348,7 @@ impl<'a> Encoder<'a> {
         symbols: &mut [u8],
         threads: usize,
     ) -> Result<(), RunError> {
-        self.run_batch(images, symbols, threads, Packed::new(self).as_ref())
+        self.run_batch(images, symbols, threads, self.pack().as_ref())
     }
 
     /// The batch run behind the `encode_batch` methods, with the conv2d layers that
@@ -676,8 +443,7 @@ fn place(layers: &[Layer], shapes: &[Shape; T]) -> ([usize; T], usize) {
         *d = t;
     }
     for (i, l) in layers.iter().enumerate() {
-        let reads = if matches!(l.op, Op::Add(_)) { 2 } else { 1 };
-        for &t in &l.inputs[..reads] {
+        for &t in l.used_inputs() {
             death[t] = death[t].max(i + 1);
         }
     }

@@ -1,5 +1,6 @@
-//! The conv inner kernel, kept in one small place so it can be measured and
-//! tuned per target. Both operands are i16: activations with the input zero
+//! The multiply-accumulate core of the im2col conv2d
+//! ([`super::Kernel::Im2col`]), kept in one small place so it can be measured
+//! and tuned per target. Both operands are i16: activations with the input zero
 //! point already subtracted (im2col rows, `[-255, 255]`) and weights widened
 //! from i8. Sums wrap modulo 2^32 (as SMLAD does), so every path and every
 //! summation order gives identical results.
@@ -66,7 +67,7 @@ fn scalar_2x2(
     acc
 }
 
-/// The portable kernel (any target; the reference the others are tested against).
+/// The scalar form (any target; the reference the SIMD forms are tested against).
 pub fn portable_dot_2x2(a0: &[i16], a1: &[i16], w0: &[i16], w1: &[i16]) -> [i32; 4] {
     scalar_2x2(a0, a1, w0, w1, 0, [0; 4])
 }
@@ -185,7 +186,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn dispatch_matches_portable(
+        fn dispatch_matches_scalar(
             rows in (0usize..80).prop_flat_map(|n| prop::collection::vec(
                 (-255i16..=255, -255i16..=255, -128i16..=127, -128i16..=127), n)),
         ) {

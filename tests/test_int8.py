@@ -324,9 +324,9 @@ def test_encode_names_bad_images() -> None:
 
 def test_kernels_are_listed_fastest_first() -> None:
     kernels = int8.Encoder.kernels()
-    assert kernels[-1] == "portable"
+    assert kernels[-1] == "im2col"
     if platform.machine() in ("x86_64", "AMD64") and "avx2" in _cpu_flags():
-        assert kernels == ["avx2", "portable"]
+        assert kernels == ["avx2", "im2col"]
 
 
 def _cpu_flags() -> set[str]:
@@ -338,8 +338,9 @@ def _cpu_flags() -> set[str]:
 
 
 def test_golden_vectors_match_their_script() -> None:
-    """The stored vectors are what `make_vectors.py` makes from today's code
-    (`default` follows `int8.default_architecture`: rerun it with --write when that changes)."""
+    """The stored vectors are what `make_vectors.py` makes from today's code (`default`
+    follows `semanticnn.models.architecture.default_architecture`: rerun it with --write
+    when that changes)."""
     res = subprocess.run(
         [sys.executable, str(VECTORS / "make_vectors.py")],
         capture_output=True,

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from semanticnn import bits, int8
-from semanticnn.firmware.frames import images_for
-from semanticnn.fsutil import write_atomic
+from semanticnn.fsutil import atomic_path
 from semanticnn.models.split import SemanticEncoder
+from semanticnn.paths import BAKED_IMAGES, images_for
 from semanticnn.quant.fakequant import INPUT_SCALE, INPUT_ZERO_POINT
 
 
@@ -25,7 +25,7 @@ def encoder_layers(enc: SemanticEncoder) -> tuple[list[int8.Layer], int8.Head]:
     """The encoder as `semanticnn.int8` layers (weights OHWI) and its integer head."""
     layers: list[int8.Layer] = []
     scale = INPUT_SCALE
-    for q, spec in zip(enc.convs, enc.arch, strict=True):
+    for q, spec in zip(enc.qconvs, enc.arch, strict=True):
         p = q.integer_params(scale)
         layers.append(
             int8.Conv2d(
@@ -63,19 +63,13 @@ def to_uint8_nhwc(x: torch.Tensor) -> np.ndarray:
     return torch.round(x * 255).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-# The firmware bakes at most this many test images (firmware-rs/build.rs).
-BAKED_IMAGES = 16
-
-
 def write_test_images(model: Path, x: torch.Tensor) -> Path:
     """Write the first test images beside `model`, as uint8 NHWC, for the firmware to bake."""
     path = images_for(model)
 
-    def save(tmp: Path) -> None:
-        with tmp.open("wb") as f:  # a handle: np.save would append ".npy" to the temp name
-            np.save(f, to_uint8_nhwc(x[:BAKED_IMAGES]))
-
-    write_atomic(path, save)
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        # a handle: np.save would append ".npy" to the temp name
+        np.save(f, to_uint8_nhwc(x[:BAKED_IMAGES]))
     return path
 
 

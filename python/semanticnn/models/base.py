@@ -1,6 +1,6 @@
 """Base classifiers for 28x28 / 32x32 inputs, split after their head.
 
-The head is the first `SPLIT_LAYERS` convs of `semanticnn.int8.default_architecture()`
+The head is the first `SPLIT_LAYERS` convs of `architecture.default_architecture()`
 (plain convs with ReLU, no normalisation: what the device runs in int8); the tail
 (residual or inverted-residual blocks with batch norm, global pooling, a linear
 classifier) runs on the edge.
@@ -13,7 +13,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from semanticnn.int8 import ConvSpec, default_architecture
+from semanticnn.models.architecture import ConvSpec, default_architecture
 
 # The split point: the output of the second conv of the default architecture.
 SPLIT_LAYERS = 2

@@ -17,12 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semanticnn import int8
+from semanticnn import _core
+from semanticnn.int8.layers import Head
 from semanticnn.layers import BERAttention, SoftDemapper, ber_input
 from semanticnn.link import BSC, Channel, transmit_symbols
 from semanticnn.models.base import SPLIT_LAYERS, BaseClassifier, encoder_architecture
 from semanticnn.quant import PowerNorm, SoftQuantizer
 from semanticnn.quant.fakequant import INPUT_SCALE, INPUT_ZERO_POINT, QConv2d, quantize_input
+from semanticnn.quant.integer import head_symbols
 
 
 class SemanticEncoder(nn.Module):
@@ -59,13 +61,18 @@ class SemanticEncoder(nn.Module):
         self.qat = qat
 
     @property
+    def qconvs(self) -> list[QConv2d]:
+        """The device convs in order (`convs`, typed: an nn.ModuleList yields Modules)."""
+        return [q for q in self.convs if isinstance(q, QConv2d)]
+
+    @property
     def latent_channels(self) -> int:
         return self.arch[-1].out_channels
 
     def load_head(self, head: nn.Sequential) -> None:
         """Copy the base model's head convs into the first layers."""
         convs = [m for m in head if isinstance(m, nn.Conv2d)]
-        for q, conv in zip(self.convs, convs, strict=False):
+        for q, conv in zip(self.qconvs, convs, strict=False):
             q.conv.load_state_dict(conv.state_dict())
 
     def head_parameters(self) -> list[nn.Parameter]:
@@ -74,14 +81,20 @@ class SemanticEncoder(nn.Module):
     def compressor_parameters(self) -> list[nn.Parameter]:
         return [p for q in self.convs[SPLIT_LAYERS:] for p in q.parameters()]
 
-    def int_head(self, latent_scale: float) -> int8.Head:
-        """The centers in the fixed-point domain of the integer head."""
+    def int_centers(self, latent_scale: float) -> torch.Tensor:
+        """The centers (int64, strictly increasing) in the fixed-point domain of the
+        integer head, on the quantizer's device."""
         c = self.quantizer.sorted_centers().detach().double()
         unit = 1.0 if self.use_power_norm else 1.0 / latent_scale
-        ints = torch.round(c * unit * 2**self.FRAC_BITS).to(torch.int64).numpy()
-        for i in range(1, len(ints)):  # keep them strictly increasing after rounding
-            ints[i] = max(ints[i], ints[i - 1] + 1)
-        return int8.Head(ints.astype(np.int32), self.FRAC_BITS, self.use_power_norm, False)
+        ints = torch.round(c * unit * 2**self.FRAC_BITS).to(torch.int64)
+        # Keep them strictly increasing after rounding: c[i] = max(c[i], c[i - 1] + 1).
+        steps = torch.arange(len(ints), device=ints.device)
+        return torch.cummax(ints - steps, 0).values + steps
+
+    def int_head(self, latent_scale: float) -> Head:
+        """The integer head of the model file (what `int_symbols` computes)."""
+        centers = self.int_centers(latent_scale).cpu().numpy().astype(np.int32)
+        return Head(centers, self.FRAC_BITS, self.use_power_norm, False)
 
     def latent_int(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float, int]:
         """The int8 path: (dequantized latent, int8 latent values, scale, zero point)."""
@@ -92,17 +105,15 @@ class SemanticEncoder(nn.Module):
         return h, q, scale, zp
 
     def int_symbols(self, q: torch.Tensor, zp: int, scale: float) -> torch.Tensor:
-        """Symbols (B, C, H, W) of int8 latents by the integer head (`int8.reference_head`)."""
-        head = self.int_head(scale)
-        nhwc = q.detach().cpu().to(torch.int64).permute(0, 2, 3, 1).numpy()
-        sym = np.stack([int8.reference_head(v, zp, head).reshape(v.shape) for v in nhwc])
-        return torch.from_numpy(sym).permute(0, 3, 1, 2).to(torch.int64).to(q.device)
+        """Symbols (B, C, H, W) of int8 latents by the integer head, on `q`'s device."""
+        centers = self.int_centers(scale).to(q.device)
+        return head_symbols(q.detach(), zp, centers, self.FRAC_BITS, self.use_power_norm)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(quantized latent values with the SQ gradient, symbols (B, C, H, W))."""
         if not self.qat:
             h = x
-            for conv in self.convs:
+            for conv in self.qconvs:
                 h = conv.conv(h)
                 h = F.relu(h) if conv.relu else h
             return self.quantizer(self.power_norm(h))
@@ -194,8 +205,8 @@ class SemanticNN(nn.Module):
         """(C, H, W) of the symbols one image makes."""
         _, h, w = self.split_shape
         for spec in self.encoder.arch[SPLIT_LAYERS:]:
-            h = (h + 2 * spec.padding - spec.kernel) // spec.stride + 1
-            w = (w + 2 * spec.padding - spec.kernel) // spec.stride + 1
+            h = _core.conv_output_size(h, spec.kernel, spec.stride, spec.padding)
+            w = _core.conv_output_size(w, spec.kernel, spec.stride, spec.padding)
         return self.encoder.latent_channels, h, w
 
     def transmit(

@@ -1,10 +1,11 @@
 """int8 fake quantization of the encoder that reproduces the integer math exactly.
 
 The forward value of every `QConv2d` is the integer result of docs/model-format.md
-(symmetric per-channel int8 weights, int32 bias, `semanticnn.int8.requantize`, fused
-ReLU clamp), dequantized; its gradient is that of the float conv on the fake-quantized
-weights (straight-through). The exporter reads the same integer tables
-(`QConv2d.integer_params`), so the exported model computes what training saw.
+(symmetric per-channel int8 weights, int32 bias, `semanticnn.quant.integer.requantize`,
+fused ReLU clamp), dequantized; its gradient is that of the float conv on the
+fake-quantized weights (straight-through). The integer conv runs on the input's device.
+The exporter reads the same integer tables (`QConv2d.integer_params`), so the exported
+model computes what training saw.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semanticnn import int8
+from semanticnn.int8.params import activation_range, quantize_multiplier
+from semanticnn.quant.integer import requantize, wrap_int32
 
 INPUT_ZERO_POINT = -128
 INPUT_SCALE = 1.0 / 255.0
@@ -43,6 +45,10 @@ def quantize_input(x: torch.Tensor) -> torch.Tensor:
 
 class QConv2d(nn.Module):
     """A conv (+ optional ReLU) with an int8 output whose range an EMA observer learns."""
+
+    lo: torch.Tensor  # the observed output range (buffers)
+    hi: torch.Tensor
+    observed: torch.Tensor
 
     def __init__(self, conv: nn.Conv2d, relu: bool, momentum: float = 0.1) -> None:
         super().__init__()
@@ -74,19 +80,21 @@ class QConv2d(nn.Module):
         return scale, zp
 
     def integer_params(self, in_scale: float) -> IntParams:
-        s_w = self.weight_scale().double()
+        s_w = self.weight_scale().double().cpu()
         w_q = torch.clamp(
-            torch.round(self.conv.weight.detach().double() / s_w.view(-1, 1, 1, 1)), -127, 127
+            torch.round(self.conv.weight.detach().double().cpu() / s_w.view(-1, 1, 1, 1)),
+            -127,
+            127,
         )
         b = (
-            self.conv.bias.detach().double()
+            self.conv.bias.detach().double().cpu()
             if self.conv.bias is not None
             else torch.zeros_like(s_w)
         )
         b_q = torch.round(b / (in_scale * s_w)).clamp(-(2**31), 2**31 - 1)
         scale, zp = self.output_quant()
-        mult, shift = int8.quantize_multiplier((in_scale * s_w / scale).numpy())
-        act_min, act_max = int8.activation_range("relu" if self.relu else "none", scale, zp)
+        mult, shift = quantize_multiplier((in_scale * s_w / scale).numpy())
+        act_min, act_max = activation_range("relu" if self.relu else "none", scale, zp)
         return IntParams(
             w_q.numpy().astype(np.int8),
             b_q.numpy().astype(np.int32),
@@ -127,7 +135,7 @@ class QConv2d(nn.Module):
             if self.training:
                 self._observe(y)
         p = self.integer_params(in_scale)
-        q_out = self._integer_forward(q_in.detach().cpu() - in_zp, p).to(x.device)
+        q_out = self._integer_forward(q_in.detach() - in_zp, p)
         exact = (q_out - p.zero_point) * p.scale
         if frozen or y is None:
             return exact, q_out, p.scale, p.zero_point
@@ -136,19 +144,23 @@ class QConv2d(nn.Module):
         return y + (exact - y).detach(), q_out, p.scale, p.zero_point
 
     def _integer_forward(self, v: torch.Tensor, p: IntParams) -> torch.Tensor:
-        """int8 output values (as float32) of the integer conv on `v = q_in - zp_in`.
+        """int8 output values (as float32, on `v`'s device) of the integer conv on
+        `v = q_in - zp_in`.
 
         The accumulator is computed exactly in floating point: float32 when no partial
-        sum can reach 2**24 (|v| <= 255), float64 otherwise.
+        sum can reach 2**24 (|v| <= 255), float64 otherwise. cuDNN stays out of it (its
+        FFT and Winograd algorithms are not exact); the other backends sum products.
         """
-        w = torch.from_numpy(p.weight.astype(np.float32))
-        bound = float(w.abs().flatten(1).sum(1).max()) * 255 + float(np.abs(p.bias).max())
+        dev = v.device
+        bound = float(np.abs(p.weight.astype(np.int64)).reshape(len(p.weight), -1).sum(1).max())
+        bound = bound * 255 + float(np.abs(p.bias.astype(np.int64)).max())
         dtype = torch.float32 if bound < 2**24 else torch.float64
-        acc = F.conv2d(v.to(dtype), w.to(dtype), None, self.conv.stride, self.conv.padding)
-        acc = acc + torch.from_numpy(p.bias).to(dtype).view(1, -1, 1, 1)
-        acc_np = acc.round().to(torch.int64).numpy()
-        acc_np = acc_np.astype(np.int32).astype(np.int64)  # int32 wrap, as the format says
-        mult = p.multiplier.reshape(1, -1, 1, 1)
-        shift = p.shift.reshape(1, -1, 1, 1)
-        q = np.clip(int8.requantize(acc_np, mult, shift) + p.zero_point, p.act_min, p.act_max)
-        return torch.from_numpy(q.astype(np.float32))
+        w = torch.from_numpy(p.weight).to(dev, dtype)
+        with torch.backends.cudnn.flags(enabled=False):
+            acc = F.conv2d(v.to(dtype), w, None, self.conv.stride, self.conv.padding)
+        acc = acc + torch.from_numpy(p.bias).to(dev, dtype).view(1, -1, 1, 1)
+        acc_int = wrap_int32(acc.round().to(torch.int64))  # int32 wrap, as the format says
+        mult = torch.from_numpy(p.multiplier).to(dev, torch.int64).view(1, -1, 1, 1)
+        shift = torch.from_numpy(p.shift).to(dev, torch.int64).view(1, -1, 1, 1)
+        q = (requantize(acc_int, mult, shift) + p.zero_point).clamp_(p.act_min, p.act_max)
+        return q.to(torch.float32)

@@ -1,0 +1,69 @@
+"""The integer-only encoder: model files, the Rust runner, and a numpy reference.
+
+The file format and every formula are specified in `docs/model-format.md`.
+
+* `write_model(path, input, layers, head)` writes a model file from numpy arrays
+  (used by the tests and by the training exporter);
+* `Encoder.load(path).encode(images)` runs it in Rust (threads, GIL released);
+* `reference_encode(path, images)` runs the same integer math in plain numpy,
+  only to check the Rust path bit for bit.
+
+One module a job: `layers` (the file's contents as dataclasses, `ModelError`),
+`params` (integer parameters from real ones), `write`, `read`, `encoder` (the
+Rust wrapper), `reference` (the numpy reference; reference-only) and `synthetic`
+(random models for tests and benches). The encoder architecture lives in
+`semanticnn.models.architecture`.
+"""
+
+from semanticnn.int8.encoder import Encoder
+from semanticnn.int8.layers import (
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_LAYERS,
+    Activation,
+    Add,
+    Conv2d,
+    DepthwiseConv2d,
+    Head,
+    Input,
+    Layer,
+    Model,
+    ModelError,
+    Pool2d,
+)
+from semanticnn.int8.params import activation_range, quantize_multiplier
+from semanticnn.int8.read import read_model
+from semanticnn.int8.reference import (
+    reference_encode,
+    reference_head,
+    reference_tensors,
+    requantize,
+)
+from semanticnn.int8.synthetic import synthetic_model
+from semanticnn.int8.write import write_model
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MAX_LAYERS",
+    "Activation",
+    "Add",
+    "Conv2d",
+    "DepthwiseConv2d",
+    "Encoder",
+    "Head",
+    "Input",
+    "Layer",
+    "Model",
+    "ModelError",
+    "Pool2d",
+    "activation_range",
+    "quantize_multiplier",
+    "read_model",
+    "reference_encode",
+    "reference_head",
+    "reference_tensors",
+    "requantize",
+    "synthetic_model",
+    "write_model",
+]

@@ -1,0 +1,78 @@
+"""The Rust encoder: a model file loaded, checked and run by the core (`semanticnn._core`)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from semanticnn import _core
+
+
+class Encoder:
+    """A model file loaded and checked by the Rust core; `encode` runs it on threads."""
+
+    def __init__(self, inner: _core.Int8Encoder) -> None:
+        self._inner = inner
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Encoder:
+        """Read a model file; a bad file raises `ModelError` (OSError if unreadable)."""
+        return cls(_core.Int8Encoder.load(os.fspath(path)))
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of one uint8 image."""
+        return self._inner.input_shape
+
+    @property
+    def num_symbols(self) -> int:
+        """Symbols per image (S)."""
+        return self._inner.num_symbols
+
+    @property
+    def levels(self) -> int:
+        """Number of centers L; symbols are below L and take log2(L) bits."""
+        return self._inner.levels
+
+    @property
+    def bits(self) -> int:
+        return self.levels.bit_length() - 1
+
+    @property
+    def gray(self) -> bool:
+        """Whether the symbols are Gray-mapped center indices (the head's `gray`)."""
+        return self._inner.gray
+
+    @staticmethod
+    def kernels() -> list[str]:
+        """Conv kernels this CPU runs, fastest first (e.g. ["avx2", "portable"])."""
+        return _core.Int8Encoder.kernels()
+
+    def encode(
+        self, images: np.ndarray, *, threads: int | None = None, kernel: str | None = None
+    ) -> np.ndarray:
+        """uint8 (N, H, W, C) images -> uint8 (N, S) symbols.
+
+        Releases the GIL; the batch is split over `threads` threads (default:
+        all cores). `kernel` picks the conv kernel (one of `kernels()`;
+        default the fastest). The result depends on neither.
+        """
+        if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+            raise TypeError(f"images must be a uint8 numpy array, got {_describe(images)}")
+        if images.ndim != 4 or images.shape[1:] != self.input_shape:
+            raise ValueError(
+                f"images must have shape (N, {', '.join(map(str, self.input_shape))})"
+                f", got {images.shape}"
+            )
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        out = np.empty((images.shape[0], self.num_symbols), np.uint8)
+        self._inner.encode_into(
+            np.ascontiguousarray(images).reshape(-1), out.reshape(-1), threads or 0, kernel
+        )
+        return out
+
+
+def _describe(x: object) -> str:
+    return f"{x.dtype} array" if isinstance(x, np.ndarray) else type(x).__name__

@@ -1,0 +1,138 @@
+"""What a model file holds, as dataclasses (docs/model-format.md): the input, the
+layers, the head, and `Model`, a parsed file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from semanticnn import _core
+
+FORMAT = "semanticnn-int8"
+FORMAT_VERSION = 1
+MAX_LAYERS = 64
+
+# A model file or description that breaks docs/model-format.md (a ValueError);
+# the same class whether the Rust loader or the Python writer finds the fault.
+ModelError = _core.ModelError
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An int8 tensor's quantization: real = scale * (q - zero_point)."""
+
+    zero_point: int = 0
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class Input:
+    """The model input: uint8 HWC pixels enter as int8 q = pixel - 128."""
+
+    shape: tuple[int, int, int]
+    zero_point: int = -128
+    scale: float = 1.0 / 255.0
+
+
+@dataclass(frozen=True)
+class Conv2d:
+    """conv2d; `weight` int8 (Cout, kh, kw, Cin); a 1x1 kernel is a pointwise conv."""
+
+    weight: np.ndarray
+    bias: np.ndarray  # int32 (Cout,)
+    multiplier: np.ndarray  # int32 (Cout,), Q31 in [0, 2**31 - 1]
+    shift: np.ndarray  # int32 (Cout,), in [-31, 30]; positive = left
+    output: Activation
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    act_min: int = -128
+    act_max: int = 127
+    inputs: tuple[int, ...] | None = None  # tensor indices; None = the previous tensor
+
+
+@dataclass(frozen=True)
+class DepthwiseConv2d:
+    """Depthwise conv; `weight` int8 (kh, kw, Cin * depth_multiplier)."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    multiplier: np.ndarray
+    shift: np.ndarray
+    output: Activation
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    depth_multiplier: int = 1
+    act_min: int = -128
+    act_max: int = 127
+    inputs: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Pool2d:
+    """Average (`kind="avg"`) or max (`kind="max"`) pooling; keeps the input's zero point."""
+
+    kind: str
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int] = (0, 0)
+    scale: float = 1.0  # informational, as the input's
+    act_min: int = -128
+    act_max: int = 127
+    inputs: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Add:
+    """TFLite int8 element-wise add of two tensors (`inputs` = their indices)."""
+
+    inputs: tuple[int, int]
+    input_multipliers: tuple[int, int]
+    input_shifts: tuple[int, int]
+    multiplier: int
+    shift: int
+    output: Activation
+    left_shift: int = 20
+    act_min: int = -128
+    act_max: int = 127
+
+
+Layer = Conv2d | DepthwiseConv2d | Pool2d | Add
+
+
+@dataclass(frozen=True)
+class Head:
+    """Optional power normalization, then nearest of `len(centers)` centers.
+
+    `centers` int32, strictly increasing, in fixed point with `frac_bits`
+    fraction bits (see docs/model-format.md, "The head").
+    """
+
+    centers: np.ndarray
+    frac_bits: int = 12
+    power_norm: bool = True
+    gray: bool = False
+
+
+@dataclass
+class Model:
+    """A parsed model file (what `read_model` returns)."""
+
+    input: Input
+    layers: list[Layer]
+    head: Head
+    shapes: list[tuple[int, int, int]] = field(default_factory=list)  # per tensor
+
+    @property
+    def num_symbols(self) -> int:
+        h, w, c = self.shapes[-1]
+        return h * w * c
+
+
+def out_dim(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Output length of a window sliding over `size` padded by `padding` each side (the
+    core's `conv_output_size`); 0 where the window has no position."""
+    try:
+        return _core.conv_output_size(size, kernel, stride, padding)
+    except (ValueError, OverflowError):
+        return 0

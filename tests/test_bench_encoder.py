@@ -9,10 +9,11 @@ from pytest import approx
 from semanticnn import int8
 from semanticnn.bench.encoder import macs_per_image
 from semanticnn.cli import main
+from semanticnn.models.architecture import default_architecture
 
 
 def test_macs_of_the_default_architecture() -> None:
-    arch = int8.default_architecture()
+    arch = default_architecture()
     # 28x28x16x9 + 14x14x32x144 + 7x7x32x288 + 7x7x3x32
     assert macs_per_image(arch, (28, 28, 1)) == 112_896 + 903_168 + 451_584 + 4_704
 

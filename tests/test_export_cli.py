@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from semanticnn import int8
 from semanticnn.cli import main
 from semanticnn.data import load_dataset
-from semanticnn.export import BAKED_IMAGES, check_export, to_uint8_nhwc
+from semanticnn.export import check_export, to_uint8_nhwc
+from semanticnn.paths import BAKED_IMAGES
 from semanticnn.train import load_run
 
 

@@ -16,6 +16,7 @@ from semanticnn.cli import main
 from semanticnn.firmware.bench import SHAPES, run_bench
 from semanticnn.firmware.emulate import image_stream, parse_records
 from semanticnn.firmware.frames import host_frames
+from semanticnn.models.architecture import ConvSpec
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
 GOLDEN = VECTORS / "default.safetensors"
@@ -138,7 +139,7 @@ def test_a_malformed_stream_header_is_reported_not_a_panic(
 
 
 def test_build_fails_clearly_when_the_model_does_not_fit(tmp_path: Path) -> None:
-    spec = int8.ConvSpec(3, 32, kernel=3, stride=1, padding=1, relu=True)
+    spec = ConvSpec(3, 32, kernel=3, stride=1, padding=1, relu=True)
     big = tmp_path / "big.safetensors"
     int8.write_model(big, *int8.synthetic_model([spec], (96, 96, 3)))  # 295 KB of activations
     with pytest.raises(fw.FirmwareError, match=r"does not fit board netduinoplus2.*RAM"):
@@ -239,8 +240,8 @@ def test_device_frames_give_the_edge_the_pytorch_predictions(
     import torch
     from semanticnn import frame
     from semanticnn.data import load_dataset
-    from semanticnn.export import BAKED_IMAGES
     from semanticnn.firmware.receive import predict
+    from semanticnn.paths import BAKED_IMAGES
     from semanticnn.train import load_run
 
     model = tmp_path / "enc.safetensors"

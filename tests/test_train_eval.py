@@ -279,5 +279,5 @@ def test_torchrun_ddp_two_cpu_processes(tmp_path: Path, dataset: str, tiny: dict
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = load_run(out)
-    assert run.info["dataset"] == "tiny"
+    assert run.info.dataset == "tiny"
     assert proc.stdout.count("[train] stage2/blind epoch 2/2") == 1  # printed by rank 0 only

@@ -10,13 +10,14 @@ the symbol error rate of the (deliberately unprotected) payload.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import click
 import numpy as np
 from tqdm import tqdm
 
 from semanticnn import channel, frame
+from semanticnn.link import GilbertElliott
 
 NBITS = 3
 COUNT = 147  # a 7x7x3 latent
@@ -35,13 +36,22 @@ class Row:
     symbols: int = 0
 
 
-def _models(frames: int, seed: int) -> list[tuple[str, float, object]]:
-    """(name, mean BER, damage(buf, i) -> bytes or None)."""
-    ge = {"p_gb": 2e-3, "p_bg": 0.1, "ber_good": 1e-3, "ber_bad": 0.3}
+# A frame's damage on its way: (sent bytes, frame index) -> received bytes, or None if lost.
+Damage = Callable[[np.ndarray, int], "np.ndarray | None"]
+
+
+def _models(frames: int, seed: int) -> list[tuple[str, float, Damage]]:
+    """(name, mean BER, damage) of every channel model."""
+    ge = GilbertElliott(p_gb=2e-3, p_bg=0.1, ber_good=1e-3, ber_bad=0.3)
     awgn = channel.ber_awgn(4.0, "bpsk")
 
-    def bsc(ber: float):  # type: ignore[no-untyped-def]
+    def bsc(ber: float) -> Damage:
         return lambda buf, i: channel.bsc(buf, ber, seed=seed + i)
+
+    def bursts(buf: np.ndarray, i: int) -> np.ndarray:
+        out = buf.copy()
+        ge.corrupt(out, seed + i)
+        return out
 
     erased = channel.erasure(frames, 0.05, seed=seed)
 
@@ -55,11 +65,7 @@ def _models(frames: int, seed: int) -> list[tuple[str, float, object]]:
         ("bsc 1e-2", 1e-2, bsc(1e-2)),
         ("bsc 5e-2", 5e-2, bsc(5e-2)),
         ("awgn bpsk 4 dB", awgn, bsc(awgn)),
-        (
-            "gilbert-elliott",
-            channel.gilbert_elliott_mean_ber(**ge),
-            lambda buf, i: channel.gilbert_elliott(buf, **ge, seed=seed + i),
-        ),
+        ("gilbert-elliott", ge.mean_ber, bursts),
         ("bsc 1e-2 + 5% loss + 5% cut", 1e-2, lossy),
     ]
 
@@ -75,7 +81,7 @@ def run_demo(frames: int = 1000, seed: int = 0) -> list[Row]:
             sent = frame.encode(
                 symbols, NBITS, model_id=1, seq=seq, gray=True, pilot_bits=PILOT_BITS
             )
-            got = damage(np.frombuffer(sent, np.uint8), i)  # type: ignore[operator]
+            got = damage(np.frombuffer(sent, np.uint8), i)
             if got is None:
                 row.lost += 1
                 continue
@@ -92,32 +98,3 @@ def run_demo(frames: int = 1000, seed: int = 0) -> list[Row]:
             row.symbols += COUNT
         rows.append(row)
     return rows
-
-
-@click.command("channel-demo")
-@click.option("--frames", default=1000, show_default=True, help="Frames per channel model.")
-@click.option("--seed", default=0, show_default=True)
-def channel_demo(frames: int, seed: int) -> None:
-    """Send frames of packed symbols through each channel model; print header survival
-    and the receivers' BER estimates."""
-    if frames < 1:
-        raise click.BadParameter("--frames must be >= 1")
-    size = frame.encoded_len(COUNT, NBITS, PILOT_BITS)
-    click.echo(
-        f"{frames} frames per model: {COUNT} symbols x {NBITS} bits, Gray, "
-        f"{PILOT_BITS}-bit pilot, {size} bytes per frame"
-    )
-    click.echo(
-        f"  {'channel':28s} {'true BER':>9s} {'headers ok':>11s} {'lost':>6s} "
-        f"{'pilot BER':>10s} {'frame BER':>10s} {'symbol err':>10s}"
-    )
-    for r in run_demo(frames, seed):
-        arrived = frames - r.lost
-        ok = 100 * r.survived / arrived if arrived else 0.0
-        pilot = r.pilot_estimates / r.survived if r.survived else float("nan")
-        est = r.estimates / r.survived if r.survived else float("nan")
-        ser = r.symbol_errors / r.symbols if r.symbols else float("nan")
-        click.echo(
-            f"  {r.name:28s} {r.true_ber:9.2e} {ok:10.2f}% {r.lost:6d} {pilot:10.2e} {est:10.2e} "
-            f"{ser:10.2e}"
-        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,10 +23,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    with atomic_path(path) as tmp:
-        write(tmp)
-
-
 def write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, lambda p: p.write_text(text))
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)

@@ -9,40 +9,19 @@ n = 3 (throughput counted in symbol bytes).
 
 from __future__ import annotations
 
-import json
-import statistics
-import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-import click
 import numpy as np
 
 from semanticnn import _core, bits, channel
 
+from .timing import median_seconds
+
 BERS = (1e-4, 1e-3, 1e-2, 0.1, 0.5)
 GE = {"p_gb": 1e-3, "p_bg": 0.1, "ber_good": 1e-4, "ber_bad": 0.1}
 NAIVE_BYTES = 1 << 20
-
-
-CLOCKS: dict[str, Callable[[], float]] = {
-    "wall": time.perf_counter,
-    # CPU time of this thread: every row runs on the calling thread, so this
-    # stays meaningful on a machine shared with other jobs.
-    "cpu": time.thread_time,
-}
-
-
-def _seconds(fn: Callable[[], object], repeats: int, clock: str = "wall") -> float:
-    """Median time of `repeats` calls after one warm-up call."""
-    now = CLOCKS[clock]
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = now()
-        fn()
-        times.append(now() - t0)
-    return statistics.median(times)
 
 
 def naive_bsc(buf: np.ndarray, ber: float, rng: np.random.Generator) -> np.ndarray:
@@ -57,7 +36,7 @@ def run_bench(mib: int = 64, repeats: int = 3, clock: str = "wall") -> dict[str,
     rows: dict[str, float] = {}  # name -> GB/s
 
     def timed(fn: Callable[[], object]) -> float:
-        return _seconds(fn, repeats, clock)
+        return median_seconds(fn, repeats, clock)
 
     def rate(nbytes: int, seconds: float) -> float:
         return nbytes / seconds / 1e9
@@ -67,7 +46,7 @@ def run_bench(mib: int = 64, repeats: int = 3, clock: str = "wall") -> dict[str,
     small = buf[:NAIVE_BYTES]
     rows["naive numpy BSC"] = rate(NAIVE_BYTES, timed(lambda: naive_bsc(small, 1e-3, rng)))
     for ber in BERS:
-        t = timed(lambda b=ber: channel.bsc(dst, b, seed=7, out=dst, threads=1))
+        t = timed(partial(channel.bsc, dst, ber, seed=7, out=dst, threads=1))
         rows[f"bsc ber={ber:g}"] = rate(size, t)
     t = timed(lambda: channel.gilbert_elliott(dst, **GE, seed=7, out=dst, threads=1))
     rows["gilbert_elliott"] = rate(size, t)
@@ -92,30 +71,3 @@ def run_bench(mib: int = 64, repeats: int = 3, clock: str = "wall") -> dict[str,
         "ratio_vs_memcpy": {k: v / memcpy for k, v in rows.items()},
         "targets": [{"name": n, "ratio": r, "target": t, "met": r >= t} for n, r, t in targets],
     }
-
-
-@click.command("channel")
-@click.option("--mib", default=64, show_default=True, help="Buffer size in MiB.")
-@click.option("--repeats", default=3, show_default=True, help="Timed runs per row (median).")
-@click.option(
-    "--clock",
-    type=click.Choice(sorted(CLOCKS)),
-    default="wall",
-    show_default=True,
-    help="wall time, or this thread's CPU time (steadier on a busy machine).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def channel_bench(mib: int, repeats: int, clock: str, as_json: bool) -> None:
-    """Channel models and bit packing (single thread) against memcpy and naive numpy."""
-    if mib < 1 or repeats < 1:
-        raise click.BadParameter("--mib and --repeats must be >= 1")
-    r = run_bench(mib, repeats, clock)
-    if as_json:
-        click.echo(json.dumps(r, indent=2))
-        return
-    click.echo(f"channel: {mib} MiB buffer, 1 thread, {clock} clock (naive numpy: 1 MiB slice)")
-    for name, gbs in r["gb_per_s"].items():
-        click.echo(f"  {name:22s} {gbs:8.3f} GB/s  {r['ratio_vs_memcpy'][name]:8.3f}x memcpy")
-    for t in r["targets"]:
-        mark = "ok" if t["met"] else "MISSED"
-        click.echo(f"  {t['name']:30s} {t['ratio']:9.2f}x (target >= {t['target']:g}) {mark}")

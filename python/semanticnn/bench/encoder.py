@@ -1,6 +1,6 @@
 """`semanticnn bench encoder`: the int8 Rust encoder against float32 PyTorch and numpy.
 
-All three run the same architecture (`semanticnn.int8.default_architecture`)
+All three run the same architecture (`semanticnn.models.architecture.default_architecture`)
 on the same batch in the same run: the Rust int8 path (threads, GIL released),
 PyTorch float32 with `torch.set_num_threads` equal to the Rust thread count,
 and the numpy integer reference. Weights are synthetic: speed does not depend
@@ -9,44 +9,33 @@ on their values.
 
 from __future__ import annotations
 
-import json
 import os
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 
-from semanticnn import int8
+from semanticnn import _core, int8
+from semanticnn.models.architecture import DEFAULT_INPUT_SHAPE, ConvSpec, default_architecture
+
+from .timing import median_seconds, timed_once
 
 
-def macs_per_image(arch: list[int8.ConvSpec], shape: tuple[int, int, int]) -> int:
+def macs_per_image(arch: list[ConvSpec], shape: tuple[int, int, int]) -> int:
     """Multiply-accumulates of one image through the conv stack."""
     h, w, _ = shape
     total = 0
     for s in arch:
-        h = (h + 2 * s.padding - s.kernel) // s.stride + 1
-        w = (w + 2 * s.padding - s.kernel) // s.stride + 1
+        h = _core.conv_output_size(h, s.kernel, s.stride, s.padding)
+        w = _core.conv_output_size(w, s.kernel, s.stride, s.padding)
         total += h * w * s.out_channels * s.kernel * s.kernel * s.in_channels
     return total
 
 
-def _time(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of `repeats` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def _torch_encoder(arch: list[int8.ConvSpec], head: int8.Head) -> Callable[[Any], Any]:
+def _torch_encoder(arch: list[ConvSpec], head: int8.Head) -> Callable[[Any], Any]:
     """The float32 twin: the same convs and ReLUs, power normalization, nearest center."""
     import torch
     from torch import nn
@@ -79,8 +68,8 @@ def run_bench(
     import torch
 
     threads = threads or os.cpu_count() or 1
-    arch = int8.default_architecture()
-    shape = int8.DEFAULT_INPUT_SHAPE
+    arch = default_architecture()
+    shape = DEFAULT_INPUT_SHAPE
     spec = int8.synthetic_model(arch, shape, seed=seed)
     images = np.random.default_rng(seed).integers(0, 256, (batch, *shape), dtype=np.uint8)
     macs = macs_per_image(arch, shape)
@@ -90,14 +79,13 @@ def run_bench(
         enc = int8.Encoder.load(path)
         kernels = int8.Encoder.kernels()
         t_kernels = {
-            k: _time(lambda k=k: enc.encode(images, threads=threads, kernel=k), repeats)
+            k: median_seconds(partial(enc.encode, images, threads=threads, kernel=k), repeats)
             for k in kernels
         }
         t_rust = t_kernels[kernels[0]]
         n_ref = min(reference_images, batch)
-        t0 = time.perf_counter()
-        ref = int8.reference_encode(path, images[:n_ref])
-        t_ref = (time.perf_counter() - t0) * batch / n_ref
+        ref, t_ref = timed_once(lambda: int8.reference_encode(path, images[:n_ref]))
+        t_ref *= batch / n_ref
         exact = all(
             np.array_equal(enc.encode(images[:n_ref], threads=threads, kernel=k), ref)
             for k in kernels
@@ -108,7 +96,7 @@ def run_bench(
     try:
         run = _torch_encoder(arch, spec[2])
         x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255.0).contiguous()
-        t_torch = _time(lambda: run(x), repeats)
+        t_torch = median_seconds(lambda: run(x), repeats)
     finally:
         torch.set_num_threads(previous)
 
@@ -133,29 +121,3 @@ def run_bench(
         "rust_equals_reference": exact,
         "targets": {"ratio_vs_torch": 1.0, "ratio_vs_numpy": 20.0},
     }
-
-
-@click.command("encoder")
-@click.option("--batch", default=256, show_default=True, help="Images per batch.")
-@click.option("--threads", type=int, default=None, help="Threads for Rust and PyTorch [all cores].")
-@click.option("--repeats", default=5, show_default=True, help="Timed runs (median).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def encoder(batch: int, threads: int | None, repeats: int, as_json: bool) -> None:
-    """int8 Rust encoder vs float32 PyTorch and the numpy reference (same architecture)."""
-    r = run_bench(batch=batch, threads=threads, repeats=repeats)
-    if as_json:
-        click.echo(json.dumps(r, indent=2))
-        return
-    click.echo(
-        f"encoder: batch {r['batch']}, {r['threads']} threads, "
-        f"{r['macs_per_image'] / 1e6:.2f} MMAC/image"
-    )
-    rows = {f"rust_int8 ({k})": v for k, v in r["rust_int8_by_kernel"].items()}
-    rows |= {name: r[name] for name in ("torch_float32", "numpy_reference")}
-    for name, v in rows.items():
-        click.echo(
-            f"  {name:20s} {v['images_per_s']:10.0f} images/s {v['mac_per_s'] / 1e9:8.2f} GMAC/s"
-        )
-    click.echo(f"  rust ({r['rust_kernel']}) / torch  {r['ratio_vs_torch']:.2f}x (target >= 1.0)")
-    click.echo(f"  rust ({r['rust_kernel']}) / numpy  {r['ratio_vs_numpy']:.1f}x (target >= 20)")
-    click.echo(f"  rust == numpy reference: {r['rust_equals_reference']}")

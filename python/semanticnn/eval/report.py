@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -13,10 +12,11 @@ from tqdm import tqdm
 
 from semanticnn.data import ArrayDataset, holdout, load_dataset
 from semanticnn.eval import digital, systems
+from semanticnn.eval.records import LinkRecord, Report, SystemRecord, TargetRecord
 from semanticnn.export import to_uint8_nhwc
 from semanticnn.fsutil import atomic_path, write_text_atomic
 from semanticnn.link import BSC, Channel, GilbertElliott, Lossy, derive_seed
-from semanticnn.train.run import Run
+from semanticnn.train.run import TrainedRun
 
 REPORT_FORMAT = "semanticnn-report"
 REPORT_VERSION = 2
@@ -40,26 +40,20 @@ def default_links() -> list[Channel]:
     ]
 
 
-def link_record(link: Channel) -> dict[str, Any]:
+def link_record(link: Channel) -> LinkRecord:
+    record = LinkRecord(kind="bsc", label=link.label, mean_ber=link.mean_ber)
     if isinstance(link, GilbertElliott):
-        kind = "gilbert_elliott"
-        extra: dict[str, float] = {
-            "p_gb": link.p_gb,
-            "p_bg": link.p_bg,
-            "ber_good": link.ber_good,
-            "ber_bad": link.ber_bad,
-        }
+        record["kind"] = "gilbert_elliott"
+        record["p_gb"], record["p_bg"] = link.p_gb, link.p_bg
+        record["ber_good"], record["ber_bad"] = link.ber_good, link.ber_bad
     elif isinstance(link, Lossy):
-        kind = "lossy"
-        extra = {"p_erasure": link.p_erasure, "p_truncation": link.p_truncation}
-    else:
-        kind = "bsc"
-        extra = {}
-    return {"kind": kind, "label": link.label, "mean_ber": link.mean_ber, **extra}
+        record["kind"] = "lossy"
+        record["p_erasure"], record["p_truncation"] = link.p_erasure, link.p_truncation
+    return record
 
 
 def build_systems(
-    run: Run, x: torch.Tensor, fit: ArrayDataset, retransmissions: int
+    run: TrainedRun, x: torch.Tensor, fit: ArrayDataset, retransmissions: int
 ) -> list[systems.System]:
     """Every system, its device side computed once on the images `x`; `fit`: the
     training images (the 8-bit range and the codec qualities come from them, never
@@ -105,17 +99,17 @@ def build_systems(
 
 
 def evaluate_run(
-    run: Run,
+    run: TrainedRun,
     repeats: int,
     *,
     split: str = "test",
     links: list[Channel] | None = None,
     retransmissions: int = RETRANSMISSIONS,
-) -> dict[str, Any]:
+) -> Report:
     """Evaluate a finished run on its test (or validation) split; returns the report."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if split == "val" and run.info.get("val_fraction") is None:
+    if split == "val" and run.info.val_fraction is None:
         raise ValueError(
             "this run was trained before the validation hold-out existed (on every training "
             "image): it has no validation split; evaluate --split test or train it again"
@@ -127,7 +121,7 @@ def evaluate_run(
     x, y = torch.from_numpy(part.x), part.y
     built = build_systems(run, x, fit, retransmissions)
     reps = [repeats if (link.mean_ber > 0 or isinstance(link, Lossy)) else 1 for link in links]
-    result: dict[str, Any] = {}
+    result: dict[str, SystemRecord] = {}
 
     def passes(system: systems.System, li: int) -> int:
         return 1 if system.kind == "reference" else reps[li]
@@ -154,65 +148,67 @@ def evaluate_run(
             delivery.append(arrived / total)
             payload_acc.append(payload_hits / total)
             on_air.append(sent / total)
-        result[system.name] = {
-            "label": system.label,
-            "kind": system.kind,
-            "payload_bytes": system.payload_bytes,
-            "frame_bytes": system.frame_bytes,
-            "accuracy": acc,
-            "delivery": delivery,
-            "payload_accuracy": payload_acc if system.kind in ("semantic", "unprotected") else None,
-            "bytes_on_air": on_air,
-            "wrong_headers": wrong_headers,
-        }
+        result[system.name] = SystemRecord(
+            label=system.label,
+            kind=system.kind,
+            payload_bytes=system.payload_bytes,
+            frame_bytes=system.frame_bytes,
+            accuracy=acc,
+            delivery=delivery,
+            payload_accuracy=payload_acc if system.kind in ("semantic", "unprotected") else None,
+            bytes_on_air=on_air,
+            wrong_headers=wrong_headers,
+        )
     bar.close()
     f32 = result["float32"]["payload_bytes"]
+    assert f32, "the float32 system sends its split features"
     for r in result.values():
         r["compression_on_air"] = f32 / r["frame_bytes"] if r["frame_bytes"] else None
         r["compression_payload"] = f32 / r["payload_bytes"] if r["payload_bytes"] else None
-    report: dict[str, Any] = {
-        "format": REPORT_FORMAT,
-        "version": REPORT_VERSION,
-        "dataset": data.name,
-        "split": split,
-        "samples": len(y),
-        "repeats": repeats,
-        "retransmissions": retransmissions,
-        "links": [link_record(link) for link in links],
-        "split_shape": list(run.info["split_shape"]),
-        "latent_shape": list(run.aware.latent_shape()),
-        "bits_per_symbol": run.aware.encoder.quantizer.bits,
-        "gray": run.aware.gray,
-        "power_norm": run.aware.encoder.use_power_norm,
-        "systems": result,
-        "config": run.config.to_dict(),
-        "train_seconds": run.info.get("train_seconds", {}),
-    }
+    report = Report(
+        format=REPORT_FORMAT,
+        version=REPORT_VERSION,
+        dataset=data.name,
+        split=split,
+        samples=len(y),
+        repeats=repeats,
+        retransmissions=retransmissions,
+        links=[link_record(link) for link in links],
+        split_shape=list(run.info.split_shape),
+        latent_shape=list(run.aware.latent_shape()),
+        bits_per_symbol=run.aware.encoder.quantizer.bits,
+        gray=run.aware.gray,
+        power_norm=run.aware.encoder.use_power_norm,
+        systems=result,
+        config=run.config.to_dict(),
+        targets=[],
+        train_seconds=run.info.train_seconds,
+    )
     report["targets"] = check_targets(report)
     return report
 
 
-def link_index(report: dict[str, Any], ber: float, kind: str = "bsc") -> int | None:
+def link_index(report: Report, ber: float, kind: str = "bsc") -> int | None:
     for i, link in enumerate(report["links"]):
         if link["kind"] == kind and link["mean_ber"] == ber:
             return i
     return None
 
 
-def _acc(report: dict[str, Any], system: str, i: int) -> float:
+def _acc(report: Report, system: str, i: int) -> float:
     return 100.0 * report["systems"][system]["accuracy"][i]
 
 
-def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+def check_targets(report: Report) -> list[TargetRecord]:
     """The issue's targets (delivered accuracy, on-air bytes), each with the measured
     value and whether it holds."""
-    out: list[dict[str, Any]] = []
+    out: list[TargetRecord] = []
 
     def add(name: str, value: float, ok: bool) -> None:
-        out.append({"target": name, "value": round(value, 3), "met": bool(ok)})
+        out.append(TargetRecord(target=name, value=round(value, 3), met=bool(ok)))
 
     snn = report["systems"]["semanticnn"]
-    ratio = snn["compression_on_air"]
+    ratio = snn.get("compression_on_air") or 0.0
     add("on-air compression >= 344x vs float32 split features", ratio, ratio >= 344)
     for link in report["links"]:
         ber = link["mean_ber"]
@@ -232,7 +228,9 @@ def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         rivals = [
             name
             for name, s in report["systems"].items()
-            if s["kind"] == "digital" and s["frame_bytes"] <= 10 * snn["frame_bytes"]
+            if s["kind"] == "digital"
+            and s["frame_bytes"] is not None
+            and s["frame_bytes"] <= 10 * (snn["frame_bytes"] or 0)
         ]
         name = (
             "at BER 0.01, >= 20 points above every digital baseline whose frame is within 10x "
@@ -246,7 +244,7 @@ def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def write_report(report: dict[str, Any], path: Path) -> None:
+def write_report(report: Report, path: Path) -> None:
     write_text_atomic(path, json.dumps(report, indent=2) + "\n")
 
 
@@ -254,9 +252,7 @@ def write_report(report: dict[str, Any], path: Path) -> None:
 PLOTTED = ("original", "float32", "uint8", "semanticnn_blind", "semanticnn", "semanticnn_oracle")
 
 
-def plot_report(
-    report: dict[str, Any], path: Path, ci: dict[str, list[float]] | None = None
-) -> None:
+def plot_report(report: Report, path: Path, ci: dict[str, list[float]] | None = None) -> None:
     """Left: delivered accuracy against BER (BER 0 at the left edge; stars: the burst
     channel at its mean BER), with 95% CI bands when `ci` gives half-widths per system.
     Right: delivered accuracy against mean on-air bytes per inference at BER 1e-3 and

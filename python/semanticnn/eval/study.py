@@ -15,12 +15,14 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import numpy as np
 
+from semanticnn.eval.records import PairedRecord, Report, SystemRecord
 from semanticnn.train.config import TrainConfig
 
+FigureKey = Literal["accuracy", "delivery", "bytes_on_air", "payload_accuracy"]
 STUDY_FORMAT = "semanticnn-study"
 STUDY_VERSION = 1
 # The paired differences reported (a system minus another, seed by seed, same channels).
@@ -90,7 +92,7 @@ def mean_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return mean, t_quantile(k - 1) * values.std(0, ddof=1) / np.sqrt(k)
 
 
-def aggregate(reports: list[dict[str, Any]]) -> dict[str, Any]:
+def aggregate(reports: list[Report]) -> Report:
     """Mean and 95% CI over seeds of each system's figures, the paired differences, and
     the targets checked on the means. The result is a report (the means in place of one
     seed's values) with `accuracy_ci95` per system, `paired` and `seeds` added."""
@@ -104,18 +106,21 @@ def aggregate(reports: list[dict[str, Any]]) -> dict[str, Any]:
             raise ValueError("the seeds' reports cover different links: evaluate them alike")
     names = [n for n in first["systems"] if all(n in r["systems"] for r in reports)]
 
-    def stack(name: str, key: str) -> np.ndarray:
+    def stack(name: str, key: FigureKey) -> np.ndarray:
         return np.array([r["systems"][name][key] for r in reports], dtype=np.float64)
 
-    out = {
-        k: v for k, v in first.items() if k not in ("systems", "targets", "config", "train_seconds")
+    out: Report = {
+        **first,
+        "systems": {},
+        "targets": [],
+        "config": {**first["config"], "seed": None},
     }
+    out.pop("train_seconds", None)
     out["seeds"] = [r["config"]["seed"] for r in reports]
-    out["config"] = {**first["config"], "seed": None}
-    out["systems"] = {}
     for name in names:
-        s = dict(first["systems"][name])
-        for key in ("accuracy", "delivery", "bytes_on_air"):
+        s = SystemRecord(**first["systems"][name])
+        keys: tuple[FigureKey, ...] = ("accuracy", "delivery", "bytes_on_air")
+        for key in keys:
             mean, half = mean_ci(stack(name, key))
             s[key] = mean.tolist()
             if key == "accuracy":
@@ -127,10 +132,9 @@ def aggregate(reports: list[dict[str, Any]]) -> dict[str, Any]:
     for a, b in PAIRS:
         if a in names and b in names:
             mean, half = mean_ci(stack(a, "accuracy") - stack(b, "accuracy"))
-            out["paired"][f"{a} - {b}"] = {
-                "mean": mean.tolist(),
-                "ci95": None if half is None else half.tolist(),
-            }
+            out["paired"][f"{a} - {b}"] = PairedRecord(
+                mean=mean.tolist(), ci95=None if half is None else half.tolist()
+            )
     out["format"], out["version"] = STUDY_FORMAT, STUDY_VERSION
     out["targets"] = check_targets(out)
     return out
@@ -144,7 +148,7 @@ def default_jobs(threads_per_job: int = 2) -> int:
 
 def run_study(
     cfg: TrainConfig, out: Path, seeds: int, repeats: int, split: str = "test", jobs: int = 0
-) -> dict[str, Any]:
+) -> Report:
     """Train and evaluate seeds 0..seeds-1 of `cfg` (its own seed is ignored) into
     `out`, then write `study.json` and `study.png`; returns the aggregate."""
     from semanticnn.eval.report import plot_report
@@ -174,7 +178,7 @@ def run_study(
     study = aggregate([json.loads(p.read_text()) for p in paths])
     write_text_atomic(out / "study.json", json.dumps(study, indent=2) + "\n")
     ci = {
-        n: s["accuracy_ci95"] for n, s in study["systems"].items() if s["accuracy_ci95"] is not None
+        n: ci95 for n, s in study["systems"].items() if (ci95 := s.get("accuracy_ci95")) is not None
     }
     plot_report(study, out / "study.png", ci)
     return study

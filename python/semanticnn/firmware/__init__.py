@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from .boards import BOARDS, Board, board
 from .build import Built, FirmwareError, Usage, build, firmware_dir, toolchain
-from .emulate import Record, Run, run_elf
+from .emulate import Emulation, Record, run_elf
 from .flash import chip_known, flash, list_probes, probe_rs
 
 __all__ = [
     "BOARDS",
     "Board",
     "Built",
+    "Emulation",
     "FirmwareError",
     "Record",
-    "Run",
     "Usage",
     "board",
     "build",

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import int8
-from ..fsutil import write_atomic
+from ..fsutil import write_bytes_atomic
+from ..models.architecture import ConvSpec
+from ..paths import images_for
 from .boards import board
 from .build import FirmwareError, build, firmware_dir
 from .emulate import EMULATE_TIMEOUT_S, run_elf
@@ -50,7 +52,7 @@ SEED = 20251125
 def _write_if_changed(path: Path, data: bytes) -> None:
     """Keep the file (and its mtime, so cargo's cache holds) when unchanged."""
     if not path.is_file() or path.read_bytes() != data:
-        write_atomic(path, lambda p: p.write_bytes(data))
+        write_bytes_atomic(path, data)
 
 
 def bench_models(directory: Path) -> list[tuple[Path, np.ndarray]]:
@@ -61,7 +63,7 @@ def bench_models(directory: Path) -> list[tuple[Path, np.ndarray]]:
 
     out = []
     for i, s in enumerate(SHAPES):
-        spec = int8.ConvSpec(s.cin, s.cout, kernel=3, stride=1, padding=1, relu=False)
+        spec = ConvSpec(s.cin, s.cout, kernel=3, stride=1, padding=1, relu=False)
         model = int8.synthetic_model([spec], (s.h, s.w, s.cin), seed=SEED + i)
         path = directory / f"{i}_conv_{s.h}x{s.w}x{s.cin}_{s.cout}.safetensors"
         with tempfile.TemporaryDirectory() as tmp:
@@ -71,7 +73,7 @@ def bench_models(directory: Path) -> list[tuple[Path, np.ndarray]]:
         image = np.random.default_rng(SEED + i).integers(0, 256, (1, s.h, s.w, s.cin), np.uint8)
         buf = io.BytesIO()
         np.save(buf, image)
-        _write_if_changed(path.with_name(f"{path.stem}_images.npy"), buf.getvalue())
+        _write_if_changed(images_for(path), buf.getvalue())
         out.append((path, image[0]))
     return out
 

@@ -4,7 +4,6 @@ ELF's flash and RAM use."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import struct
 import subprocess
@@ -12,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import _core
 from .boards import Board
 
 TARGET = "thumbv7em-none-eabihf"
@@ -81,14 +81,10 @@ class Region:
 def memory_regions(board: Board) -> dict[str, Region]:
     """FLASH and RAM of the board, from its `memory.x`."""
     text = (firmware_dir() / "boards" / board.name / "memory.x").read_text()
-    regions = {}
-    pattern = r"(\w+)\s*:\s*ORIGIN\s*=\s*(0x[0-9A-Fa-f]+|\d+)\s*,\s*LENGTH\s*=\s*(\d+)([KM]?)"
-    for name, origin, length, unit in re.findall(pattern, text):
-        scale = {"K": 1024, "M": 1024 * 1024}.get(unit, 1)
-        regions[name] = Region(int(origin, 0), int(length) * scale)
-    if {"FLASH", "RAM"} - regions.keys():
-        raise FirmwareError(f"{board.name}/memory.x: expected FLASH and RAM regions")
-    return regions
+    try:
+        return {name: Region(*_core.memory_region(text, name)) for name in ("FLASH", "RAM")}
+    except ValueError as e:
+        raise FirmwareError(f"{board.name}/memory.x: {e}") from None
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _core
 from .boards import Board
 from .build import FirmwareError
 
 EMULATE_TIMEOUT_S = 120.0
-STREAM_MAGIC = b"SNNI"  # rust/core/src/stream.rs
+STREAM_MAGIC: bytes = _core.STREAM_MAGIC
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def parse_records(text: str) -> list[Record]:
 
 
 @dataclass
-class Run:
+class Emulation:
     """What one firmware run printed."""
 
     records: list[Record]
@@ -111,7 +112,7 @@ def image_stream(images: np.ndarray | None) -> bytes:
 
 def run_elf(
     elf: Path, board: Board, *, timeout: float = EMULATE_TIMEOUT_S, stream: bytes | None = None
-) -> Run:
+) -> Emulation:
     """Run `elf` in QEMU until the firmware exits; raise FirmwareError with the
     firmware's last words when it panics, fails or hangs past `timeout`.
     `stream` (default: just the end header) goes to the firmware's UART once it
@@ -160,7 +161,7 @@ def run_elf(
             f"firmware failed in QEMU (exit status {proc.returncode}):\n"
             + _tail(proc_stdout + proc_stderr)
         )
-    run = Run(records, stdout=proc_stdout)
+    run = Emulation(records, stdout=proc_stdout)
     calib = run.of("CALIB")
     if calib:
         run.ticks_per_instruction = calib[0].int("ticks") / calib[0].int("instructions")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import frame, int8
+from .. import _core, frame, int8
 from .build import firmware_dir
 
 # The firmware reads the same core constant (firmware-rs/src/bin/encoder.rs).
@@ -22,15 +22,9 @@ MODEL_ID = 0
 
 def default_model() -> Path:
     """The model `firmware build` bakes when none is given (the build script's
-    choice): the trained run's export when present, else the golden test model."""
-    repo = firmware_dir().parent
-    trained = repo / "runs" / "mnist5k" / "encoder.safetensors"
-    return trained if trained.is_file() else repo / "tests" / "vectors" / "default.safetensors"
-
-
-def images_for(model: Path) -> Path:
-    """The test images baked with `model`: `<stem>_images.npy` beside it."""
-    return model.with_name(f"{model.stem}_images.npy")
+    choice, `semanticnn_core::firmware::default_model`): the default run's export when
+    present, else the golden test model."""
+    return _core.default_model(firmware_dir().parent)
 
 
 def host_frames(model: Path, images: np.ndarray, *, threads: int | None = None) -> list[bytes]:

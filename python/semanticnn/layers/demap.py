@@ -24,7 +24,7 @@ def hamming_table(bits: int, gray: bool = False) -> torch.Tensor:
     if gray:
         s = s ^ (s >> 1)
     x = s[:, None] ^ s[None, :]
-    return sum(((x >> k) & 1) for k in range(bits)).to(torch.float64)
+    return torch.stack([(x >> k) & 1 for k in range(bits)]).sum(0).to(torch.float64)
 
 
 class SoftDemapper(nn.Module):
@@ -33,6 +33,9 @@ class SoftDemapper(nn.Module):
     The prior is the frequency of the symbols the encoder sent in training (an
     exponential moving average, a buffer saved with the model).
     """
+
+    distance: torch.Tensor
+    prior: torch.Tensor
 
     def __init__(self, bits: int, gray: bool = False, momentum: float = 0.01) -> None:
         super().__init__()

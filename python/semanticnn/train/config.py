@@ -9,47 +9,65 @@ from pathlib import Path
 from typing import Any
 
 
+def _field(default: Any, help: str) -> Any:
+    """A config field whose `help` is the CLI option's help text (`semanticnn train --help`)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
-    dataset: str = "mnist5k"
-    arch: str = "resnet"
-    # Latent channels; 0 takes the last conv of `semanticnn.int8.default_architecture()`.
-    latent_channels: int = 0
-    levels: int = 8
-    # Power-normalize the latent before the soft quantizer (measured better on the
-    # validation split than without; docs/evaluation.md).
-    power_norm: bool = True
-    # Symbol indices go on the air Gray-mapped (the frame's gray flag; measured no
-    # better on the validation split, docs/evaluation.md).
-    gray: bool = False
-    batch_size: int = 64
-    base_epochs: int = 8
-    stage1_epochs: int = 4
-    stage2_epochs: int = 8
-    lr: float = 2e-3
-    # Training images of the base model and of stage 2 shift by up to this many pixels.
-    shift: int = 2
-    # BER per batch: 0 with probability `p_clean`, else log-uniform in [ber_min, ber_max].
-    ber_min: float = 1e-4
-    ber_max: float = 1e-1
-    p_clean: float = 0.2
-    # Draw the BER per sample (a batch mixes BERs) rather than once per batch.
-    ber_per_sample: bool = True
-    # XAI: integrated-gradients steps, and the share of the stage-1 loss they weight.
-    ig_steps: int = 4
-    xai_weight: float = 0.5
-    # Stage 2: CE + distill_alpha * T^2 * KL(teacher || student).
-    distill_alpha: float = 0.5
-    distill_temperature: float = 4.0
-    qat: bool = True
-    # Also give the decoder each received value's posterior mean given the BER.
-    soft_demap: bool = True
-    seed: int = 0
-    # Share of the training images held out as the validation split (design choices are
-    # made on it; the test set is for final figures only).
-    val_fraction: float = 0.1
-    # Limit every epoch to this many batches (0: no limit); for tests and smoke runs.
-    max_steps: int = 0
+    dataset: str = _field(
+        "mnist5k",
+        "Dataset: mnist5k (embedded), or cifar10:PATH, cifar100:PATH, folder:PATH, npz:PATH.",
+    )
+    arch: str = _field("resnet", "Edge tail of the base model: resnet or mobilenetv2.")
+    latent_channels: int = _field(
+        0, "Channels of the transmitted latent (0: those of the device's last conv)."
+    )
+    levels: int = _field(8, "Soft-quantizer levels per feature (bits on air: ceil(log2)).")
+    power_norm: bool = _field(
+        True,
+        "Power-normalize the latent before the soft quantizer (better on the validation "
+        "split; docs/evaluation.md).",
+    )
+    gray: bool = _field(
+        False,
+        "Send symbol indices Gray-mapped (the frame's gray flag; no better on the validation "
+        "split).",
+    )
+    batch_size: int = _field(64, "Training batch size.")
+    base_epochs: int = _field(8, "Epochs of the base classifier.")
+    stage1_epochs: int = _field(4, "Epochs of stage 1 (compressor, XAI-weighted).")
+    stage2_epochs: int = _field(8, "Epochs of stage 2 (BER-aware decoder, distillation, QAT).")
+    lr: float = _field(2e-3, "Adam learning rate (cosine schedule per stage).")
+    shift: int = _field(
+        2, "Training images of the base model and of stage 2 shift by up to this many pixels."
+    )
+    ber_min: float = _field(1e-4, "Smallest training BER (log-uniform in [ber-min, ber-max]).")
+    ber_max: float = _field(1e-1, "Largest training BER.")
+    p_clean: float = _field(0.2, "Share of training draws sent with no bit errors (BER 0).")
+    ber_per_sample: bool = _field(
+        True, "Draw the training BER per sample (a batch mixes BERs), not once per batch."
+    )
+    ig_steps: int = _field(4, "Integrated-gradients steps of the XAI importance (stage 1).")
+    xai_weight: float = _field(0.5, "Share of the stage-1 loss the XAI importance weights.")
+    distill_alpha: float = _field(
+        0.5, "Stage 2 loss: CE + alpha * T^2 * KL(teacher || student); this is alpha."
+    )
+    distill_temperature: float = _field(4.0, "Distillation temperature T.")
+    qat: bool = _field(True, "Quantization-aware training of the int8 device encoder.")
+    soft_demap: bool = _field(
+        True, "Also give the decoder each received value's posterior mean given the BER."
+    )
+    seed: int = _field(0, "Seed of weights, data order and training channels.")
+    val_fraction: float = _field(
+        0.1,
+        "Share of the training images held out as the validation split (design choices "
+        "are made on it; the test set is for final figures).",
+    )
+    max_steps: int = _field(
+        0, "Limit every epoch to this many batches (0: no limit); for tests and smoke runs."
+    )
 
     def __post_init__(self) -> None:
         if not 0 <= self.ber_min <= self.ber_max <= 0.5:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import torch
 from torch import nn
@@ -26,25 +26,89 @@ from semanticnn.models import BaseClassifier, SemanticNN, build_base
 from semanticnn.train import ddp, stages
 from semanticnn.train.config import TrainConfig
 
-PHASES: tuple[tuple[str, str], ...] = (
+Variant = Literal["aware", "blind"]
+VARIANTS: tuple[Variant, ...] = ("aware", "blind")
+# (stage, what it trains): the base model, then each SemanticNN variant's two stages.
+PHASES: tuple[tuple[str, Variant | Literal["base"]], ...] = (
     ("base", "base"),
     ("stage1", "aware"),
     ("stage2", "aware"),
     ("stage1", "blind"),
     ("stage2", "blind"),
 )
-VARIANTS = ("aware", "blind")
+
+
+StateDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run learned about its data, saved in `model.pt` beside the weights."""
+
+    dataset: str
+    input_shape: tuple[int, int, int]  # (C, H, W)
+    in_channels: int
+    num_classes: int
+    split_shape: tuple[int, int, int]  # the base model's features at the split point
+    train_seconds: dict[str, float] = field(default_factory=dict)  # per phase/variant
+    # The validation hold-out (None: a run saved before it existed trained on every
+    # training image).
+    val_fraction: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["input_shape"], d["split_shape"] = list(self.input_shape), list(self.split_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], val_fraction: float | None) -> RunInfo:
+        def shape(key: str) -> tuple[int, int, int]:
+            c, h, w = (int(v) for v in d[key])
+            return c, h, w
+
+        return cls(
+            str(d["dataset"]),
+            shape("input_shape"),
+            int(d["in_channels"]),
+            int(d["num_classes"]),
+            shape("split_shape"),
+            {str(k): float(v) for k, v in d.get("train_seconds", {}).items()},
+            val_fraction,
+        )
+
+
+class Checkpoint(TypedDict):
+    """`checkpoint.pt`: where an interrupted run resumes and everything it needs."""
+
+    phase: int  # index into PHASES
+    epoch: int  # the next epoch of that phase
+    base: StateDict
+    aware: StateDict
+    blind: StateDict
+    opt: StateDict
+    sched: StateDict
+    timings: dict[str, float]
+
+
+class SavedRun(TypedDict):
+    """`model.pt`: a finished run."""
+
+    config: dict[str, Any]  # TrainConfig.to_dict()
+    info: dict[str, Any]  # RunInfo.to_dict() without val_fraction (it is in the config)
+    base: StateDict
+    aware: StateDict
+    blind: StateDict
 
 
 @dataclass
-class Run:
+class TrainedRun:
     """A finished run: its configuration and the three trained models (eval mode)."""
 
     config: TrainConfig
     base: BaseClassifier
     aware: SemanticNN
     blind: SemanticNN
-    info: dict[str, Any]
+    info: RunInfo
 
 
 def _split_shape(base: BaseClassifier, shape: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -57,12 +121,12 @@ def _seeded(seed: int, salt: int) -> None:
     torch.manual_seed(derive_seed(seed, salt))
 
 
-def _build(cfg: TrainConfig, info: dict[str, Any]) -> tuple[BaseClassifier, dict[str, SemanticNN]]:
+def _build(cfg: TrainConfig, info: RunInfo) -> tuple[BaseClassifier, dict[Variant, SemanticNN]]:
     """The base model and both SemanticNN variants; the variants get the same initial
     weights (the same seed, and the BER-blind decoder has the same parameters)."""
     _seeded(cfg.seed, 0)
-    base = build_base(cfg.arch, info["in_channels"], info["num_classes"])
-    split = tuple(info["split_shape"])
+    base = build_base(cfg.arch, info.in_channels, info.num_classes)
+    split = info.split_shape
     snns = {}
     for v in VARIANTS:
         _seeded(cfg.seed, 1)
@@ -80,16 +144,17 @@ def _build(cfg: TrainConfig, info: dict[str, Any]) -> tuple[BaseClassifier, dict
     return base, snns
 
 
-def _info(cfg: TrainConfig, data: Splits) -> dict[str, Any]:
+def _info(cfg: TrainConfig, data: Splits) -> RunInfo:
     shape = data.train.shape
     probe = build_base(cfg.arch, shape[0], data.num_classes)
-    return {
-        "dataset": data.name,
-        "input_shape": list(shape),
-        "in_channels": shape[0],
-        "num_classes": data.num_classes,
-        "split_shape": list(_split_shape(probe, shape)),
-    }
+    return RunInfo(
+        data.name,
+        shape,
+        shape[0],
+        data.num_classes,
+        _split_shape(probe, shape),
+        val_fraction=cfg.val_fraction,
+    )
 
 
 def _optimizer(params: list[nn.Parameter], cfg: TrainConfig, epochs: int) -> tuple[Any, Any]:
@@ -114,7 +179,7 @@ def _epochs(stage: str, cfg: TrainConfig) -> int:
     ]
 
 
-def _save(path: Path, obj: dict[str, Any]) -> None:
+def _save(path: Path, obj: Checkpoint | SavedRun) -> None:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
@@ -142,7 +207,7 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
     info = _info(cfg, data)
     fit, _ = holdout(data.train, cfg.val_fraction)
     base, snns = _build(cfg, info)
-    ckpt: dict[str, Any] | None = None
+    ckpt: Checkpoint | None = None
     if resume and ckpt_path.exists():
         _check_config(out, cfg)
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
@@ -162,12 +227,12 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
     for pi, (stage, variant) in enumerate(PHASES):
         if pi < start_phase:
             continue
-        snn = None if stage == "base" else snns[variant]
-        if stage == "stage1" and (pi > start_phase or start_epoch == 0):
-            # A fresh stage 1 starts from the trained base model's head and tail.
-            snn.encoder.load_head(base.head)
-            snn.tail.load_state_dict(base.tail.state_dict())
+        snn = None if variant == "base" else snns[variant]
         if snn is not None:
+            if stage == "stage1" and (pi > start_phase or start_epoch == 0):
+                # A fresh stage 1 starts from the trained base model's head and tail.
+                snn.encoder.load_head(base.head)
+                snn.tail.load_state_dict(base.tail.state_dict())
             for p in snn.encoder.head_parameters():
                 p.requires_grad_(False)
         epochs = _epochs(stage, cfg)
@@ -197,26 +262,30 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
                 nxt = (pi, epoch + 1) if epoch + 1 < epochs else (pi + 1, 0)
                 _save(
                     ckpt_path,
-                    {
-                        "phase": nxt[0],
-                        "epoch": nxt[1],
-                        "base": base.state_dict(),
-                        **{v: snns[v].state_dict() for v in VARIANTS},
-                        "opt": opt.state_dict(),
-                        "sched": sched.state_dict(),
-                        "timings": timings,
-                    },
+                    Checkpoint(
+                        phase=nxt[0],
+                        epoch=nxt[1],
+                        base=base.state_dict(),
+                        aware=snns["aware"].state_dict(),
+                        blind=snns["blind"].state_dict(),
+                        opt=opt.state_dict(),
+                        sched=sched.state_dict(),
+                        timings=timings,
+                    ),
                 )
             ddp.barrier(d)
     if d.main:
+        saved = replace(info, train_seconds=timings).to_dict()
+        del saved["val_fraction"]
         _save(
             final,
-            {
-                "config": cfg.to_dict(),
-                "info": {**info, "train_seconds": timings},
-                "base": base.state_dict(),
-                **{v: snns[v].state_dict() for v in VARIANTS},
-            },
+            SavedRun(
+                config=cfg.to_dict(),
+                info=saved,
+                base=base.state_dict(),
+                aware=snns["aware"].state_dict(),
+                blind=snns["blind"].state_dict(),
+            ),
         )
         ckpt_path.unlink(missing_ok=True)
     ddp.barrier(d)
@@ -224,16 +293,18 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
     return final
 
 
-def load_run(out: Path) -> Run:
+def load_run(out: Path) -> TrainedRun:
     """Load a finished run folder (its `model.pt`)."""
     if not out.exists():
         raise FileNotFoundError(f"no finished run at {out}: no such folder; train one first")
     path = out / "model.pt" if out.is_dir() else out
     if not path.is_file():
         raise FileNotFoundError(f"no finished run at {out} (expected {path}); train it first")
-    obj = torch.load(path, map_location="cpu", weights_only=False)
+    obj: SavedRun = torch.load(path, map_location="cpu", weights_only=False)
     cfg = TrainConfig.from_dict(obj["config"])
-    base, snns = _build(cfg, obj["info"])
+    # A run saved before the validation hold-out trained on every training image.
+    info = RunInfo.from_dict(obj["info"], obj["config"].get("val_fraction"))
+    base, snns = _build(cfg, info)
     try:
         base.load_state_dict(obj["base"])
         for v in VARIANTS:
@@ -245,6 +316,4 @@ def load_run(out: Path) -> Run:
         ) from e
     for m in (base, *snns.values()):
         m.eval()
-    # A run saved before the validation hold-out trained on every training image.
-    info = {**obj["info"], "val_fraction": obj["config"].get("val_fraction")}
-    return Run(cfg, base, snns["aware"], snns["blind"], info)
+    return TrainedRun(cfg, base, snns["aware"], snns["blind"], info)

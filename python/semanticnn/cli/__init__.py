@@ -1,0 +1,46 @@
+"""The `semanticnn` command line: one module a command group, one error handler
+(`errors.Group`) that turns the library's exceptions into one-line messages.
+
+| module | commands |
+|---|---|
+| `train.py` | `train`, `eval`, `study`, `export`, `demo` |
+| `firmware.py` | `firmware build|emulate|bench`, `flash` |
+| `link.py` | `encode`, `receive`, `channel-demo` |
+| `bench.py` | `bench channel`, `bench encoder` |
+"""
+
+from __future__ import annotations
+
+import click
+
+from . import bench, firmware, link, train
+from .errors import Group
+
+
+@click.group(cls=Group)
+@click.version_option(package_name="semanticnn")
+def main() -> None:
+    """SemanticNN: compressive, error-resilient semantic offloading.
+
+    \b
+    Example:
+      semanticnn demo
+    """
+
+
+for command in (
+    train.train,
+    train.evaluate,
+    train.study,
+    train.export,
+    train.demo,
+    firmware.firmware,
+    firmware.flash,
+    link.encode,
+    link.receive,
+    link.channel_demo,
+    bench.bench,
+):
+    main.add_command(command)
+
+__all__ = ["main"]

@@ -1,0 +1,92 @@
+"""`bench channel` and `bench encoder`: the project's figure beside a baseline of the same
+run."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from semanticnn.bench.timing import CLOCKS
+
+from . import options
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks that print the project's figure beside a baseline from the same run.
+
+    \b
+    Example:
+      semanticnn bench channel --repeats 5
+    """
+
+
+@bench.command("channel")
+@click.option("--mib", type=click.IntRange(1), default=64, show_default=True,
+              help="Buffer size in MiB.")  # fmt: skip
+@click.option("--repeats", type=click.IntRange(1), default=3, show_default=True,
+              help="Timed runs per row (median).")  # fmt: skip
+@click.option(
+    "--clock",
+    type=click.Choice(sorted(CLOCKS)),
+    default="wall",
+    show_default=True,
+    help="wall time, or this thread's CPU time (steadier on a busy machine).",
+)
+@options.as_json
+def channel(mib: int, repeats: int, clock: str, as_json: bool) -> None:
+    """Channel models and bit packing (single thread) against memcpy and naive numpy.
+
+    \b
+    Example:
+      semanticnn bench channel --repeats 5 --clock cpu
+    """
+    from semanticnn.bench.channel import run_bench
+
+    r = run_bench(mib, repeats, clock)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    click.echo(f"channel: {mib} MiB buffer, 1 thread, {clock} clock (naive numpy: 1 MiB slice)")
+    for name, gbs in r["gb_per_s"].items():
+        click.echo(f"  {name:22s} {gbs:8.3f} GB/s  {r['ratio_vs_memcpy'][name]:8.3f}x memcpy")
+    for t in r["targets"]:
+        mark = "ok" if t["met"] else "MISSED"
+        click.echo(f"  {t['name']:30s} {t['ratio']:9.2f}x (target >= {t['target']:g}) {mark}")
+
+
+@bench.command("encoder")
+@click.option("--batch", type=click.IntRange(1), default=256, show_default=True,
+              help="Images per batch.")  # fmt: skip
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="Threads for Rust and PyTorch [all cores].")  # fmt: skip
+@click.option("--repeats", type=click.IntRange(1), default=5, show_default=True,
+              help="Timed runs (median).")  # fmt: skip
+@options.as_json
+def encoder(batch: int, threads: int | None, repeats: int, as_json: bool) -> None:
+    """int8 Rust encoder vs float32 PyTorch and the numpy reference (same architecture).
+
+    \b
+    Example:
+      semanticnn bench encoder --threads 2
+    """
+    from semanticnn.bench.encoder import run_bench
+
+    r = run_bench(batch=batch, threads=threads, repeats=repeats)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    click.echo(
+        f"encoder: batch {r['batch']}, {r['threads']} threads, "
+        f"{r['macs_per_image'] / 1e6:.2f} MMAC/image"
+    )
+    rows = {f"rust_int8 ({k})": v for k, v in r["rust_int8_by_kernel"].items()}
+    rows |= {name: r[name] for name in ("torch_float32", "numpy_reference")}
+    for name, v in rows.items():
+        click.echo(
+            f"  {name:20s} {v['images_per_s']:10.0f} images/s {v['mac_per_s'] / 1e9:8.2f} GMAC/s"
+        )
+    click.echo(f"  rust ({r['rust_kernel']}) / torch  {r['ratio_vs_torch']:.2f}x (target >= 1.0)")
+    click.echo(f"  rust ({r['rust_kernel']}) / numpy  {r['ratio_vs_numpy']:.1f}x (target >= 20)")
+    click.echo(f"  rust == numpy reference: {r['rust_equals_reference']}")

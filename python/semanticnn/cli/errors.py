@@ -1,0 +1,34 @@
+"""The one place where the project's exceptions become one-line CLI errors.
+
+Library code raises what fits (`ValueError` and its subclasses for bad input:
+`ModelError`, `FrameError`, ...; `OSError` for files and ports;
+`FirmwareError` for the build and the emulator) and never imports click. The
+root group turns those into `Error: <message>` on stderr with exit status 1.
+Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from semanticnn.firmware.build import FirmwareError
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, EOFError, FirmwareError)
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on one line; its type's name when it has none."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+class Group(click.Group):
+    """A click group whose commands' user errors end as one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as e:
+            raise click.ClickException(one_line(e)) from None

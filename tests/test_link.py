@@ -11,7 +11,8 @@ from semanticnn import bits
 from semanticnn.ber_estimate import HEADER_BITS, batch_evidence, running_ber
 from semanticnn.data import ArrayDataset, holdout
 from semanticnn.eval.study import mean_ci
-from semanticnn.link import BSC, GilbertElliott, Lossy, derive_seed, transmit_symbols
+from semanticnn.link import BSC, GilbertElliott, Lossy, transmit_symbols
+from semanticnn.seeds import derive_rng, derive_seed
 
 
 def test_per_payload_links_and_gray() -> None:
@@ -68,6 +69,13 @@ def test_derive_seed_is_stable_and_distinct() -> None:
     assert derive_seed(1, 2) == derive_seed(1, 2)
     assert len({derive_seed(s, i) for s in range(20) for i in range(20)}) == 400
     assert 0 <= derive_seed(2**40, 5) < 2**63
+
+
+def test_derive_rng_keeps_the_training_streams() -> None:
+    # The shuffles and BER draws of training were `default_rng([keys])`: the same stream.
+    keys = (3, 1, 7, 0)
+    want = np.random.default_rng(list(keys)).integers(0, 2**32, 8)
+    np.testing.assert_array_equal(derive_rng(*keys).integers(0, 2**32, 8), want)
 
 
 @settings(max_examples=50, deadline=None)

@@ -10,14 +10,14 @@ the symbol error rate of the (deliberately unprotected) payload.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
 from semanticnn import channel, frame
-from semanticnn.link import GilbertElliott
+from semanticnn.link import BSC, Channel, GilbertElliott, Lossy
+from semanticnn.seeds import derive_rng, derive_seed
 
 NBITS = 3
 COUNT = 147  # a 7x7x3 latent
@@ -36,65 +36,41 @@ class Row:
     symbols: int = 0
 
 
-# A frame's damage on its way: (sent bytes, frame index) -> received bytes, or None if lost.
-Damage = Callable[[np.ndarray, int], "np.ndarray | None"]
-
-
-def _models(frames: int, seed: int) -> list[tuple[str, float, Damage]]:
-    """(name, mean BER, damage) of every channel model."""
-    ge = GilbertElliott(p_gb=2e-3, p_bg=0.1, ber_good=1e-3, ber_bad=0.3)
+def _links() -> list[tuple[str, Channel]]:
     awgn = channel.ber_awgn(4.0, "bpsk")
-
-    def bsc(ber: float) -> Damage:
-        return lambda buf, i: channel.bsc(buf, ber, seed=seed + i)
-
-    def bursts(buf: np.ndarray, i: int) -> np.ndarray:
-        out = buf.copy()
-        ge.corrupt(out, seed + i)
-        return out
-
-    erased = channel.erasure(frames, 0.05, seed=seed)
-
-    def lossy(buf: np.ndarray, i: int) -> np.ndarray | None:
-        if erased[i]:
-            return None
-        return channel.truncate(channel.bsc(buf, 1e-2, seed=seed + i), 0.05, seed=seed, index=i)
-
     return [
-        ("bsc 1e-3", 1e-3, bsc(1e-3)),
-        ("bsc 1e-2", 1e-2, bsc(1e-2)),
-        ("bsc 5e-2", 5e-2, bsc(5e-2)),
-        ("awgn bpsk 4 dB", awgn, bsc(awgn)),
-        ("gilbert-elliott", ge.mean_ber, bursts),
-        ("bsc 1e-2 + 5% loss + 5% cut", 1e-2, lossy),
+        ("bsc 1e-3", BSC(1e-3)),
+        ("bsc 1e-2", BSC(1e-2)),
+        ("bsc 5e-2", BSC(5e-2)),
+        ("awgn bpsk 4 dB", BSC(awgn)),
+        ("gilbert-elliott", GilbertElliott(p_gb=2e-3, p_bg=0.1, ber_good=1e-3, ber_bad=0.3)),
+        ("bsc 1e-2 + 5% loss + 5% cut", Lossy(1e-2, p_erasure=0.05, p_truncation=0.05)),
     ]
 
 
 def run_demo(frames: int = 1000, seed: int = 0) -> list[Row]:
-    rng = np.random.default_rng(seed)
+    """The same `frames` random frames through every link, each link its own stream."""
+    symbols = derive_rng(seed).integers(0, 1 << NBITS, (frames, COUNT), dtype=np.uint8)
+    seqs = np.arange(frames) % (frame.MAX_SEQ + 1)
+    sent = frame.encode_batch(
+        symbols, NBITS, model_id=1, seqs=seqs, gray=True, pilot_bits=PILOT_BITS
+    )
     rows = []
-    for name, ber, damage in _models(frames, seed):
-        row = Row(name, ber)
-        for i in tqdm(range(frames), desc=name, leave=False, unit="frame"):
-            symbols = rng.integers(0, 1 << NBITS, COUNT, dtype=np.uint8)
-            seq = i % (frame.MAX_SEQ + 1)
-            sent = frame.encode(
-                symbols, NBITS, model_id=1, seq=seq, gray=True, pilot_bits=PILOT_BITS
+    for k, (name, link) in enumerate(tqdm(_links(), desc="channel demo", unit="link")):
+        received, lengths = link.send(sent, derive_seed(seed, k))
+        got = frame.decode_batch(received, lengths)
+        ok = got.ok & (got.model_id == 1) & (got.seq == seqs) & (got.count == COUNT)
+        wrong = got.symbols[ok, :COUNT] != symbols[ok]
+        rows.append(
+            Row(
+                name,
+                link.mean_ber,
+                survived=int(ok.sum()),
+                lost=int((lengths == 0).sum()),
+                pilot_estimates=float(got.pilot_errors[ok].sum() / PILOT_BITS),
+                estimates=float(got.ber_estimate[ok].sum()),
+                symbol_errors=int(wrong.sum()),
+                symbols=int(wrong.size),
             )
-            got = damage(np.frombuffer(sent, np.uint8), i)
-            if got is None:
-                row.lost += 1
-                continue
-            try:
-                f = frame.decode(got)
-            except frame.FrameError:
-                continue
-            if (f.model_id, f.seq, f.nbits, f.symbols.size) != (1, seq, NBITS, COUNT):
-                continue
-            row.survived += 1
-            row.pilot_estimates += f.pilot_ber_estimate or 0.0
-            row.estimates += f.ber_estimate
-            row.symbol_errors += int((f.symbols != symbols).sum())
-            row.symbols += COUNT
-        rows.append(row)
+        )
     return rows

@@ -19,12 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def derive_seed(*keys: int) -> int:
-    """A 63-bit seed from integer keys (numpy's SeedSequence): the one way this package
-    turns (seed, index, ...) into independent channel seeds."""
-    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(1, np.uint64)
-    return int(state[0] >> np.uint64(1))
+from semanticnn.seeds import derive_seed
 
 
 def _received_lengths(frames: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from semanticnn import frame
 from semanticnn._arrays import U8Array
-from semanticnn.link import derive_seed
+from semanticnn.seeds import derive_seed
 
 CRC_BYTES = 4
 QUALITIES = (1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 50, 60, 75, 90)

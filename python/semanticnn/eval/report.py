@@ -15,7 +15,8 @@ from semanticnn.eval import digital, systems
 from semanticnn.eval.records import LinkRecord, Report, SystemRecord, TargetRecord
 from semanticnn.export import to_uint8_nhwc
 from semanticnn.fsutil import atomic_path, write_text_atomic
-from semanticnn.link import BSC, Channel, GilbertElliott, Lossy, derive_seed
+from semanticnn.link import BSC, Channel, GilbertElliott, Lossy
+from semanticnn.seeds import derive_seed
 from semanticnn.train.run import TrainedRun
 
 REPORT_FORMAT = "semanticnn-report"

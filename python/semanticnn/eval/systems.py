@@ -32,8 +32,9 @@ from semanticnn import bits, frame
 from semanticnn.ber_estimate import batch_evidence, running_ber
 from semanticnn.eval import digital
 from semanticnn.firmware.frames import MODEL_ID
-from semanticnn.link import Channel, derive_seed
+from semanticnn.link import Channel
 from semanticnn.models import BaseClassifier, SemanticNN
+from semanticnn.seeds import derive_seed
 
 # Images per forward pass.
 BATCH = 500

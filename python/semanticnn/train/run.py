@@ -21,8 +21,8 @@ from torch import nn
 
 from semanticnn.data import Splits, holdout, load_dataset
 from semanticnn.fsutil import atomic_path, write_text_atomic
-from semanticnn.link import derive_seed
 from semanticnn.models import BaseClassifier, SemanticNN, build_base
+from semanticnn.seeds import derive_seed
 from semanticnn.train import ddp, stages
 from semanticnn.train.config import TrainConfig
 

@@ -12,8 +12,8 @@ from torch import nn
 from tqdm import tqdm
 
 from semanticnn.data import ArrayDataset
-from semanticnn.link import derive_seed
 from semanticnn.models import BaseClassifier
+from semanticnn.seeds import derive_rng, derive_seed
 from semanticnn.train.config import TrainConfig
 from semanticnn.train.ddp import Dist, shard
 
@@ -22,7 +22,7 @@ def epoch_batches(
     n: int, cfg: TrainConfig, epoch: int, salt: int, d: Dist
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(step, indices) for one epoch: a seeded shuffle shared by all ranks, then sharded."""
-    order = np.random.default_rng([cfg.seed, salt, epoch]).permutation(n)
+    order = derive_rng(cfg.seed, salt, epoch).permutation(n)
     mine = shard(order, d)
     steps = len(mine) // cfg.batch_size
     if cfg.max_steps:
@@ -82,7 +82,7 @@ def base_epoch(
 ) -> float:
     """Cross-entropy training of the unsplit base model; returns the mean loss."""
     model.train()
-    rng = np.random.default_rng([cfg.seed, 0, epoch, d.rank])
+    rng = derive_rng(cfg.seed, 0, epoch, d.rank)
     x_all, y_all = torch.from_numpy(data.x), torch.from_numpy(data.y)
     total, count = 0.0, 0
     batches = epoch_batches(len(data), cfg, epoch, 0, d)
@@ -141,7 +141,7 @@ def stage1_epoch(
     with the reconstruction error weighted by the XAI weights."""
     model.train()
     base.eval()
-    rng = np.random.default_rng([cfg.seed, salt, epoch, d.rank])
+    rng = derive_rng(cfg.seed, salt, epoch, d.rank)
     x_all = torch.from_numpy(data.x)
     total, count = 0.0, 0
     batches = epoch_batches(len(data), cfg, epoch, salt, d)
@@ -173,7 +173,7 @@ def stage2_epoch(
     on shifted images (`cfg.shift`)."""
     model.train()
     base.eval()
-    rng = np.random.default_rng([cfg.seed, salt, epoch, d.rank])
+    rng = derive_rng(cfg.seed, salt, epoch, d.rank)
     x_all, y_all = torch.from_numpy(data.x), torch.from_numpy(data.y)
     t, a = cfg.distill_temperature, cfg.distill_alpha
     total, count = 0.0, 0

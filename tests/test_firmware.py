@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from semanticnn import firmware as fw
 from semanticnn import int8
 from semanticnn.cli import main
-from semanticnn.firmware.bench import SHAPES, run_bench
+from semanticnn.firmware.bench import KINDS, ROWS, UNITS, format_table, run_bench
 from semanticnn.firmware.emulate import image_stream, parse_records
 from semanticnn.firmware.frames import host_frames
 from semanticnn.models.architecture import ConvSpec
@@ -146,13 +146,47 @@ def test_build_fails_clearly_when_the_model_does_not_fit(tmp_path: Path) -> None
         fw.build(fw.board("netduinoplus2"), model=big)
 
 
+# Ratio to CMSIS-NN per bench row, as measured in docs/firmware-bench.md.
+MEASURED_RATIO = dict(
+    zip(
+        [r.name for r in ROWS],
+        [
+            0.86,
+            0.77,
+            0.76,
+            0.77,
+            0.71,
+            0.85,
+            0.86,
+            0.99,
+            0.65,
+            0.67,
+            0.61,
+            0.64,
+            0.84,
+            0.79,
+            0.63,
+            0.53,
+        ],
+        strict=True,
+    )
+)
+
+
 def test_kernel_bench_matches_the_host_and_keeps_pace_with_cmsis_nn() -> None:
     rows = run_bench()  # raises if an output differs from the host's reference
-    assert [(r["h"], r["w"], r["cin"], r["cout"]) for r in rows] == [
-        (s.h, s.w, s.cin, s.cout) for s in SHAPES
-    ]
+    assert [r["layer"] for r in rows] == [s.name for s in ROWS]
+    assert {r["kind"] for r in rows} == set(KINDS)
     for r in rows:  # QEMU counts instructions exactly: the figures are deterministic
-        assert float(r["instructions_per_mac"]) <= 1.25 * float(r["cmsis_nn_instructions_per_mac"])
+        assert r["unit"] == UNITS[str(r["kind"])]
+        assert float(r["ratio"]) == pytest.approx(  # type: ignore[arg-type]
+            float(r["instructions_per_unit"]) / float(r["cmsis_nn_instructions_per_unit"])  # type: ignore[arg-type]
+        )
+        # A regression guard, not the target (met/MISSED is reported, see
+        # docs/firmware-bench.md): 10% above the ratio measured there.
+        assert float(r["ratio"]) <= 1.1 * MEASURED_RATIO[str(r["layer"])], r  # type: ignore[arg-type]
+    table = format_table(rows)
+    assert table.count("\n") == len(rows) + 1 and ("met" in table or "MISSED" in table)
 
 
 def test_emulate_refuses_a_board_qemu_does_not_model(tmp_path: Path) -> None:
@@ -208,9 +242,10 @@ def test_receive_predicts_with_the_edge_decoder() -> None:
     from semanticnn.ber_estimate import LinkEstimate
     from semanticnn.firmware.receive import predict
     from semanticnn.models import SemanticNN, build_base
+    from semanticnn.models.zoo import model_spec
 
     torch.manual_seed(0)
-    model = SemanticNN(build_base("resnet", 1, 10), (32, 14, 14)).eval()
+    model = SemanticNN(build_base(model_spec("tiny", "", (1, 28, 28), 10)), (32, 14, 14)).eval()
     c, h, w = model.latent_shape()
     rng = np.random.default_rng(0)
     frames = [

@@ -2,7 +2,7 @@
 
 use super::mac;
 use super::model::{Shape, Window};
-use super::requant::requantize;
+use super::requant::{requantize, requantize_short_neg};
 
 /// Per-output-channel parameters of a conv layer, resolved from the pools.
 pub(crate) struct ConvParams<'a> {
@@ -31,7 +31,7 @@ pub(crate) struct OutQuant {
 
 impl ConvParams<'_> {
     #[inline]
-    fn finish(&self, acc: i32, o: usize, q: OutQuant) -> i8 {
+    pub(crate) fn finish(&self, acc: i32, o: usize, q: OutQuant) -> i8 {
         let v = requantize(
             acc.wrapping_add(self.bias[o]),
             self.multiplier[o],
@@ -39,6 +39,29 @@ impl ConvParams<'_> {
         );
         v.saturating_add(q.zero_point).clamp(q.min, q.max) as i8
     }
+
+    /// Whether every one of the first `cout` channels takes [`finish_short`]
+    /// for sums of `k` products of `[-255, 255] x [-128, 127]`: bias plus sum
+    /// stays in `[-2^30, 2^30)` and the shift is `<= -1` (as in every real
+    /// conv).
+    pub(crate) fn short(&self, k: usize, cout: usize) -> bool {
+        let limit = ((1i64 << 30) - 1 - k as i64 * 255 * 128).max(-1);
+        self.bias.len() >= cout
+            && self
+                .bias
+                .iter()
+                .zip(self.shift)
+                .take(cout)
+                .all(|(&b, &sh)| sh <= -1 && i64::from(b.unsigned_abs()) <= limit)
+    }
+}
+
+/// The int8 output of an accumulator `acc` (bias included) of a channel
+/// that [`ConvParams::short`] admits: [`finish`](ConvParams::finish), exactly.
+#[inline(always)]
+pub(crate) fn finish_short(acc: i32, multiplier: i32, shift: i32, q: OutQuant) -> i8 {
+    let v = requantize_short_neg(acc, multiplier, shift) + q.zero_point;
+    v.max(q.min).min(q.max) as i8
 }
 
 /// i16 scratch that conv2d needs: widened weights plus two im2col rows.
@@ -108,6 +131,7 @@ pub(crate) fn conv2d(
     col1[k..].fill(0);
     let pixels = os.h * os.w;
     let out = &mut out[..pixels * cout];
+    let short = p.short(k, cout);
     let mut px = 0;
     while px < pixels {
         // Two output pixels at a time; an odd last pixel is paired with itself
@@ -124,11 +148,23 @@ pub(crate) fn conv2d(
             let w0 = &wide[o * kp..][..kp];
             let w1 = &wide[o1 * kp..][..kp];
             let [s00, s01, s10, s11] = mac::dot_2x2(col0, col1, w0, w1);
-            r0[o] = p.finish(s00, o, q);
-            r0[o1] = p.finish(s01, o1, q);
-            if n1 != 0 {
-                r1[o] = p.finish(s10, o, q);
-                r1[o1] = p.finish(s11, o1, q);
+            if short {
+                let (b0, b1) = (p.bias[o], p.bias[o1]);
+                let (m0, m1) = (p.multiplier[o], p.multiplier[o1]);
+                let (e0, e1) = (p.shift[o], p.shift[o1]);
+                r0[o] = finish_short(s00.wrapping_add(b0), m0, e0, q);
+                r0[o1] = finish_short(s01.wrapping_add(b1), m1, e1, q);
+                if n1 != 0 {
+                    r1[o] = finish_short(s10.wrapping_add(b0), m0, e0, q);
+                    r1[o1] = finish_short(s11.wrapping_add(b1), m1, e1, q);
+                }
+            } else {
+                r0[o] = p.finish(s00, o, q);
+                r0[o1] = p.finish(s01, o1, q);
+                if n1 != 0 {
+                    r1[o] = p.finish(s10, o, q);
+                    r1[o1] = p.finish(s11, o1, q);
+                }
             }
             o += 2;
         }
@@ -170,6 +206,89 @@ pub(crate) fn depthwise(
                 }
                 *d = p.finish(acc, o, q);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// conv2d written out: every tap, then [`ConvParams::finish`].
+    fn direct(t: Tensor<'_>, p: &ConvParams<'_>, out: &mut [i8], os: Shape, q: OutQuant) {
+        let (s, w) = (t.shape, &p.window);
+        for (i, d) in out.iter_mut().enumerate() {
+            let (px, o) = (i / os.c, i % os.c);
+            let (oy, ox) = (px / os.w, px % os.w);
+            let mut acc = 0i32;
+            for ky in 0..w.kernel[0] {
+                for kx in 0..w.kernel[1] {
+                    let iy = (oy * w.stride[0] + ky).wrapping_sub(w.padding[0]);
+                    let ix = (ox * w.stride[1] + kx).wrapping_sub(w.padding[1]);
+                    if iy >= s.h || ix >= s.w {
+                        continue;
+                    }
+                    for c in 0..s.c {
+                        let v = i32::from(t.data[(iy * s.w + ix) * s.c + c]) - t.zero_point;
+                        let k = p.weight[((o * w.kernel[0] + ky) * w.kernel[1] + kx) * s.c + c];
+                        acc = acc.wrapping_add(v * i32::from(k));
+                    }
+                }
+            }
+            *d = p.finish(acc, o, q);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// conv2d (short requantization where it applies, else the full
+        /// form) equals the direct conv.
+        #[test]
+        fn conv2d_matches_direct(
+            (h, w, cin, cout) in (1usize..7, 1usize..7, 1usize..6, 1usize..6),
+            k in 1usize..=3,
+            stride in 1usize..=2,
+            zp in -128i32..=127,
+            seed in any::<u64>(),
+            mode in 0u8..3,
+            q in (-128i32..=127, -128i32..=127, -128i32..=127),
+        ) {
+            let pad = k / 2;
+            prop_assume!(h + 2 * pad >= k && w + 2 * pad >= k);
+            let mut r = seed;
+            let mut next = move || {
+                r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (r >> 32) as u32 as i32
+            };
+            let x: Vec<i8> = (0..h * w * cin).map(|_| next() as i8).collect();
+            let weight: Vec<i8> = (0..cout * k * k * cin).map(|_| next() as i8).collect();
+            // 0: short form; 1: a big bias or any shift; 2: shifts of 0 too.
+            let bias: Vec<i32> = (0..cout)
+                .map(|_| if mode == 1 { next().wrapping_mul(2) } else { next() % 5000 })
+                .collect();
+            let multiplier: Vec<i32> = (0..cout).map(|_| next() & i32::MAX).collect();
+            let shift: Vec<i32> = (0..cout)
+                .map(|_| match mode {
+                    0 => -1 - next().rem_euclid(31),
+                    1 => next().rem_euclid(62) - 31,
+                    _ => -(next().rem_euclid(3)),
+                })
+                .collect();
+            let window = Window { kernel: [k, k], stride: [stride; 2], padding: [pad; 2] };
+            let (oh, ow) = window.output_size(h, w).expect("fits");
+            let (s, os) = (Shape { h, w, c: cin }, Shape { h: oh, w: ow, c: cout });
+            let p = ConvParams { window, weight: &weight, bias: &bias, multiplier: &multiplier, shift: &shift };
+            let t = Tensor { data: &x, shape: s, zero_point: zp };
+            let (lo, hi) = (q.1.min(q.2), q.1.max(q.2));
+            let q = OutQuant { zero_point: q.0, min: lo, max: hi };
+            let mut want = std::vec![0i8; oh * ow * cout];
+            direct(t, &p, &mut want, os, q);
+            let mut work = std::vec![0i16; conv2d_work_len(&window, cin, cout)];
+            let mut got = std::vec![0i8; want.len()];
+            conv2d(t, &p, &mut got, os, q, &mut work);
+            prop_assert_eq!(got, want);
         }
     }
 }

@@ -5,6 +5,7 @@
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 mod avx2;
 mod conv;
+mod dw;
 mod head;
 #[cfg(feature = "std")]
 pub mod load;
@@ -12,6 +13,9 @@ pub mod mac;
 mod model;
 mod ops;
 mod plan;
+// The firmware's 1x1 kernel (tested on every target).
+#[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+mod pw;
 pub mod requant;
 mod validate;
 

@@ -6,6 +6,7 @@
 use core::fmt;
 
 use super::conv::{self, ConvParams, OutQuant, Tensor};
+use super::dw;
 use super::head::{self, HeadParams};
 use super::model::{Layer, Model, ModelError, Op, Shape};
 use super::ops;
@@ -222,6 +223,20 @@ impl<'a> Encoder<'a> {
         self.forward_with(image, arena, work, None)
     }
 
+    /// [`Self::forward`], calling `each(i)` just before layer `i` runs and
+    /// `each(n)` after the last of the `n` layers (after the input is copied
+    /// in), so a caller can time the layers one by one (the firmware's kernel
+    /// benchmark reads its cycle counter there).
+    pub fn forward_each<'x>(
+        &self,
+        image: &[u8],
+        arena: &'x mut [i8],
+        work: &mut [i16],
+        each: &mut dyn FnMut(usize),
+    ) -> Result<&'x [i8], RunError> {
+        self.forward_inner(image, arena, work, None, Some(each))
+    }
+
     /// [`Self::forward`], running the conv2d layers that `packed` holds with
     /// its kernel (`work` then holds at least its `work_len` too).
     fn forward_with<'x>(
@@ -230,6 +245,17 @@ impl<'a> Encoder<'a> {
         arena: &'x mut [i8],
         work: &mut [i16],
         packed: Option<&Packed>,
+    ) -> Result<&'x [i8], RunError> {
+        self.forward_inner(image, arena, work, packed, None)
+    }
+
+    fn forward_inner<'x>(
+        &self,
+        image: &[u8],
+        arena: &'x mut [i8],
+        work: &mut [i16],
+        packed: Option<&Packed>,
+        mut each: Option<&mut dyn FnMut(usize)>,
     ) -> Result<&'x [i8], RunError> {
         need("image", self.input_len(), image.len())?;
         need("arena", self.arena_len, arena.len())?;
@@ -242,9 +268,15 @@ impl<'a> Encoder<'a> {
             *d = (p ^ 0x80) as i8;
         }
         for (i, l) in self.model.layers.iter().enumerate() {
+            if let Some(f) = each.as_mut() {
+                f(i);
+            }
             self.run_layer(i, l, arena, work, packed);
         }
         let last = self.model.layers.len();
+        if let Some(f) = each.as_mut() {
+            f(last);
+        }
         Ok(&arena[self.offsets[last]..][..self.num_symbols()])
     }
 
@@ -321,12 +353,20 @@ impl<'a> Encoder<'a> {
                     }
                 }
                 if let Some((p, _)) = self.conv_layer(i, l) {
+                    // The 1x1 kernel: the firmware's (the host's SIMD im2col
+                    // kernels are faster there).
+                    #[cfg(target_arch = "arm")]
+                    if super::pw::pointwise(t, &p, out, os, q, work) {
+                        return;
+                    }
                     conv::conv2d(t, &p, out, os, q, work);
                 }
             }
             Op::DepthwiseConv2d(c) => {
                 if let Some((p, _)) = self.conv_layer(i, l) {
-                    conv::depthwise(t, &p, c.depth_multiplier, out, os, q);
+                    if !dw::depthwise3x3(t, &p, c.depth_multiplier, out, os, q, work) {
+                        conv::depthwise(t, &p, c.depth_multiplier, out, os, q);
+                    }
                 }
             }
             Op::AvgPool2d(w) => ops::pool(x, s, w, false, out, os, q),

@@ -44,6 +44,75 @@ pub fn requantize(x: i32, multiplier: i32, shift: i32) -> i32 {
     rdbpot(srdhm(x1, multiplier), (-shift).clamp(0, 31) as u32)
 }
 
+/// [`requantize`] for `x` in `[-2^30, 2^30)`, `multiplier >= 0` and a shift
+/// of `-e <= 0`, in the short form the kernels' inner loops use: the doubling
+/// high multiply is SMMULR of `2x` (one instruction on ARMv7E-M; `2x` cannot
+/// overflow in that range) and the rounding shift one add of `2^(e-1)`,
+/// minus 1 below zero (the result stays far from overflow).
+#[inline(always)]
+pub fn requantize_short(x: i32, multiplier: i32, e: u32) -> i32 {
+    Short::new(multiplier, e).apply(x)
+}
+
+/// The constants of [`requantize_short`] for one channel, computed once.
+#[derive(Clone, Copy, Debug)]
+pub struct Short {
+    multiplier: i32,
+    e: u32,
+    half: i32,
+    /// -1 where `e > 0` (round ties away from zero below zero), else 0.
+    sign: i32,
+}
+
+impl Short {
+    #[inline(always)]
+    pub fn new(multiplier: i32, e: u32) -> Self {
+        let e = e.min(31);
+        Self {
+            multiplier,
+            e,
+            half: ((1u32 << e) >> 1) as i32,
+            sign: -i32::from(e > 0),
+        }
+    }
+
+    /// [`requantize_short`] of `x` (no branch).
+    #[inline(always)]
+    pub fn apply(self, x: i32) -> i32 {
+        let y = smmulr(x << 1, self.multiplier);
+        (y + self.half + ((y >> 31) & self.sign)) >> self.e
+    }
+}
+
+/// [`requantize`] for `x` in `[-2^30, 2^30)`, `multiplier >= 0` and a shift
+/// of `-31..=-1`: [`requantize_short`] with its rounding for `e >= 1` in two
+/// adds, `(y + 2^(e-1) + (y >> 31)) >> e` (`e - 1 = !shift`), the form the
+/// conv kernels inline per output.
+#[inline(always)]
+pub fn requantize_short_neg(x: i32, multiplier: i32, shift: i32) -> i32 {
+    let y = smmulr(x << 1, multiplier);
+    (y + (1 << (!shift & 31)) + (y >> 31)) >> (shift.wrapping_neg() & 31)
+}
+
+/// `round(a * b / 2^32)`, ties up: `(a * b + 2^31) >> 32` (ARM's SMMULR).
+#[inline(always)]
+pub fn smmulr(a: i32, b: i32) -> i32 {
+    #[cfg(target_arch = "arm")]
+    {
+        let r: i32;
+        // SAFETY: one register-only instruction.
+        unsafe {
+            core::arch::asm!("smmulr {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a,
+                b = in(reg) b, options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(target_arch = "arm"))]
+    {
+        ((i64::from(a) * i64::from(b) + (1 << 31)) >> 32) as i32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +163,31 @@ mod tests {
             let nudge = if p >= 0 { 1i128 << 30 } else { 1 - (1i128 << 30) };
             let want = ((p + nudge) / (1i128 << 31)).clamp(i32::MIN.into(), i32::MAX.into());
             prop_assert_eq!(i128::from(srdhm(a, b)), want);
+        }
+
+        #[test]
+        fn short_form_is_requantize(
+            x in -(1i32 << 30)..(1 << 30), m in 0i32..=i32::MAX, e in 0u32..=31,
+        ) {
+            prop_assert_eq!(requantize_short(x, m, e), requantize(x, m, -(e as i32)));
+        }
+
+        #[test]
+        fn short_neg_form_is_requantize(
+            x in -(1i32 << 30)..(1 << 30), m in 0i32..=i32::MAX, shift in -31i32..=-1,
+        ) {
+            prop_assert_eq!(requantize_short_neg(x, m, shift), requantize(x, m, shift));
+        }
+
+        #[test]
+        fn short_form_edges(
+            x in prop::sample::select(vec![-(1i32 << 30), -(1 << 30) + 1, -1, 0, 1, (1 << 30) - 1]),
+            m in prop::sample::select(vec![0i32, 1, 1 << 30, i32::MAX]), e in 0u32..=31,
+        ) {
+            prop_assert_eq!(requantize_short(x, m, e), requantize(x, m, -(e as i32)));
+            if e > 0 {
+                prop_assert_eq!(requantize_short_neg(x, m, -(e as i32)), requantize(x, m, -(e as i32)));
+            }
         }
 
         #[test]

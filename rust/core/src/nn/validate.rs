@@ -209,9 +209,11 @@ fn check_conv(
         check_requant(i, "multiplier", j, m, sh)?;
     }
     let work_len = if depthwise {
-        0
+        let os = Shape { h, w, c: cout };
+        super::dw::work_len(s, &cv.window, os, cv.depth_multiplier)
     } else {
-        conv::conv2d_work_len(&cv.window, s.c, cout)
+        // The firmware runs 1x1 convs on `pw` (its plan is computed on the host).
+        conv::conv2d_work_len(&cv.window, s.c, cout).max(super::pw::work_len(&cv.window, s.c, cout))
     };
     Ok((Shape { h, w, c: cout }, work_len))
 }

@@ -99,6 +99,7 @@ def test_npz_x_y_and_presplit(tmp_path: Path) -> None:
         ("npz:/nonexistent/x.npz", FileNotFoundError, "npz file not found"),
         ("folder:/nonexistent", FileNotFoundError, "image folder not found"),
         ("cifar10", ValueError, "KIND:PATH"),
+        ("digits:/tmp/x", ValueError, "digits is embedded and takes no path"),
     ],
 )
 def test_bad_specs(spec: str, err: type[Exception], match: str) -> None:
@@ -110,3 +111,28 @@ def test_npz_missing_arrays(tmp_path: Path) -> None:
     np.savez(tmp_path / "bad.npz", images=np.zeros((2, 4, 4)))
     with pytest.raises(ValueError, match="needs arrays x and y"):
         load_dataset(f"npz:{tmp_path / 'bad.npz'}")
+
+
+def test_digits_fixed_split() -> None:
+    from sklearn.datasets import load_digits
+
+    a, b = load_dataset("digits"), load_dataset("digits")
+    assert (len(a.train), len(a.test), a.num_classes, a.name) == (1437, 360, 10, "digits")
+    for part in (a.train, a.test):
+        assert part.x.shape[1:] == (1, 8, 8) and part.x.dtype == np.float32
+        assert part.y.dtype == np.int64
+        assert part.x.min() == 0.0 and part.x.max() == 1.0  # 0..16 divided by 16
+        assert set(part.y.tolist()) == set(range(10))
+    np.testing.assert_array_equal(a.train.x, b.train.x)
+    np.testing.assert_array_equal(a.test.x, b.test.x)
+    np.testing.assert_array_equal(a.test.y, b.test.y)
+    # Each of the 1,797 (image, label) samples is in exactly one half: no overlap, none lost.
+    raw = load_digits()
+
+    got = np.vstack(
+        [np.hstack([p.x.reshape(len(p), -1) * 16, p.y[:, None]]) for p in (a.train, a.test)]
+    )
+    want = np.hstack([raw.images.reshape(len(raw.target), -1), raw.target[:, None]])
+    np.testing.assert_array_equal(
+        got[np.lexsort(got.T[::-1])].astype(np.int64), want[np.lexsort(want.T[::-1])]
+    )

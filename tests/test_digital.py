@@ -152,6 +152,20 @@ def test_arq_deterministic_and_retransmissions_help(link: digital.Link) -> None:
     assert runs[3].bytes_on_air.sum() > runs[0].bytes_on_air.sum()
 
 
+def test_payloads_longer_than_a_frame_go_in_fragments() -> None:
+    big = bytes(range(256)) * 200  # 51,200 B: two frames of 25,600
+    assert [len(p) for p in digital.fragments(big)] == [25_600, 25_600]
+    assert digital.fragments(b"") == [b""]
+    res = digital.send_arq([big, b"small"], BSC(0.0), seed=0, retransmissions=0)
+    assert res.delivered == [big, b"small"]
+    assert res.attempts.tolist() == [2, 1]
+    assert res.bytes_on_air.tolist() == [digital.on_air_bytes(len(big)), digital.on_air_bytes(5)]
+    # One lost fragment loses the payload, and only that fragment is sent again.
+    lossy = Lossy(0.0, p_erasure=0.5, p_truncation=0.0)
+    res = digital.send_arq([big] * 8, lossy, seed=3, retransmissions=0)
+    assert None in res.delivered and all(d in (None, big) for d in res.delivered)
+
+
 def test_deliver_images_and_bytes() -> None:
     images = blobs(100, 3, size=32)
     encoded = digital.encode_images(images, ImageCodec("jpeg", 50))

@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from semanticnn.layers import BERAttention, SoftDemapper
 from semanticnn.models import SemanticNN, build_base
+from semanticnn.models.architecture import MODELS, SPLITS, default_architecture
+from semanticnn.models.zoo import model_spec, split_shape
 from semanticnn.quant import PowerNorm, SoftQuantizer
+from semanticnn.train.config import TrainConfig
 
 floats = st.floats(-4, 4, allow_nan=False, width=32)
 
@@ -61,26 +64,69 @@ def test_attention_uses_ber_only_when_aware() -> None:
     torch.testing.assert_close(blind(x, lo), blind(x, hi))
 
 
-@pytest.mark.parametrize("arch", ["resnet", "mobilenetv2"])
+@pytest.mark.parametrize("tail", ["resnet", "mobilenetv2"])
 @pytest.mark.parametrize(
     ("shape", "split"), [((1, 28, 28), (32, 14, 14)), ((3, 32, 32), (32, 16, 16))]
 )
-def test_shapes(arch: str, shape: tuple[int, int, int], split: tuple[int, int, int]) -> None:
-    base = build_base(arch, shape[0], 10)
+def test_tiny_shapes(tail: str, shape: tuple[int, int, int], split: tuple[int, int, int]) -> None:
+    base = build_base(model_spec("tiny", "", shape, 10, tail))
     x = torch.rand(2, *shape)
     assert base(x).shape == (2, 10)
     assert tuple(base.head(x).shape[1:]) == split
     snn = SemanticNN(base, split, latent_channels=3)
     sent, symbols = snn.encoder(x)
-    assert symbols.shape == (2, 3, split[1] // 2, split[2] // 2)
+    assert symbols.shape == (2, 3, split[1] // 2, split[2] // 2) == (2, *snn.latent_shape())
     feats = snn.decode(sent, torch.zeros(2))
     assert tuple(feats.shape[1:]) == split
     assert snn.tail(feats).shape == (2, 10)
 
 
-def test_unknown_arch() -> None:
-    with pytest.raises(ValueError, match="unknown base architecture"):
-        build_base("vgg", 1, 10)
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8), (3, 32, 32), (3, 64, 64)])
+def test_every_zoo_model_on_every_shape(name: str, shape: tuple[int, int, int]) -> None:
+    torch.manual_seed(0)
+    for split in SPLITS[name]:
+        base = build_base(model_spec(name, split, shape, 7)).eval()
+        x = torch.rand(2, *shape)
+        assert base(x).shape == (2, 7)
+        feats = split_shape(base.head, shape)
+        snn = SemanticNN(base, feats).eval()
+        _, symbols = snn.encoder(x)
+        c, h, w = snn.latent_shape()
+        assert symbols.shape == (2, c, h, w) and h <= 8 and w <= 8
+        assert snn.tail(
+            snn.decode(snn.encoder.quantizer.dequantize(symbols), torch.zeros(2))
+        ).shape == (2, 7)
+
+
+def test_the_tiny_head_is_the_default_architecture() -> None:
+    torch.manual_seed(0)
+    snn = SemanticNN(build_base(model_spec("tiny", "", (1, 28, 28), 10)), (32, 14, 14))
+    convs = [n.conv for n in snn.encoder.nodes]
+    want = default_architecture()
+    assert [(c.in_channels, c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs] == [
+        (s.in_channels, s.out_channels, s.kernel, s.stride) for s in want
+    ]
+    assert snn.encoder.inputs == [(0,), (1,), (2,), (3,)]
+
+
+@pytest.mark.parametrize(
+    ("name", "split", "message"),
+    [
+        ("vgg", "", "unknown model 'vgg'; models: tiny, mobilenetv2-0.35"),
+        ("resnet8", "block2", "no split point 'block2'; split points: stem, stage1"),
+    ],
+)
+def test_bad_model_names_say_the_options(name: str, split: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        model_spec(name, split, (1, 28, 28), 10)
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(model=name, split=split)
+
+
+def test_too_small_images_are_refused() -> None:
+    with pytest.raises(ValueError, match="4 px are too small"):
+        model_spec("tiny", "", (1, 4, 4), 10)
 
 
 @settings(max_examples=30, deadline=None)

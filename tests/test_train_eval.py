@@ -124,7 +124,9 @@ def test_eval_writes_the_report(tmp_path: Path, run_dir: Path) -> None:
     }
     assert "system" in res.output and "on-air compression" in res.output
     assert all(s.get("wrong_headers", 0) == 0 for s in systems.values())
-    res = _cli("eval", str(run_dir), "--repeats", "1", "--split", "val", "--retransmissions", "0")
+    res = _cli(
+        "eval", str(run_dir), "--repeats", "1", "--eval-set", "val", "--retransmissions", "0"
+    )
     assert res.exit_code == 0, res.output
     val = json.loads((run_dir / "report.json").read_text())
     assert val["split"] == "val" and val["samples"] == 6  # 10% of the 64 training images
@@ -239,7 +241,7 @@ def test_cli_errors_name_the_problem(tmp_path: Path, dataset: str, run_dir: Path
     obj = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=False)
     del obj["config"]["val_fraction"]
     torch.save(obj, old / "model.pt")
-    res = CliRunner().invoke(main, ["eval", str(old), "--split", "val"])
+    res = CliRunner().invoke(main, ["eval", str(old), "--eval-set", "val"])
     assert res.exit_code != 0 and "no validation split" in res.output
     assert "Traceback" not in res.output and not (old / "report.json").exists()
     res = CliRunner().invoke(main, ["train", "--out", str(run_dir), "--dataset", dataset])

@@ -1,8 +1,9 @@
 """Export the trained int8 encoder to a model file, and check the Rust encoder against it.
 
 The file (docs/model-format.md) is written by `semanticnn.int8.write_model` from the
-same integer tables the fake-quantized training forward uses (`QConv2d.integer_params`,
-`SemanticEncoder.int_head`).
+same integer tables the fake-quantized training forward uses
+(`SemanticEncoder.int8_model`: every node's `int8_layer`, with its `inputs`, and the
+integer head).
 """
 
 from __future__ import annotations
@@ -16,32 +17,9 @@ import torch
 
 from semanticnn import bits, int8
 from semanticnn.fsutil import atomic_path
-from semanticnn.models.split import SemanticEncoder
+from semanticnn.models.encoder import SemanticEncoder
 from semanticnn.paths import BAKED_IMAGES, images_for
-from semanticnn.quant.fakequant import INPUT_SCALE, INPUT_ZERO_POINT
-
-
-def encoder_layers(enc: SemanticEncoder) -> tuple[list[int8.Layer], int8.Head]:
-    """The encoder as `semanticnn.int8` layers (weights OHWI) and its integer head."""
-    layers: list[int8.Layer] = []
-    scale = INPUT_SCALE
-    for q, spec in zip(enc.qconvs, enc.arch, strict=True):
-        p = q.integer_params(scale)
-        layers.append(
-            int8.Conv2d(
-                np.ascontiguousarray(p.weight.transpose(0, 2, 3, 1)),
-                p.bias,
-                p.multiplier,
-                p.shift,
-                int8.Activation(p.zero_point, p.scale),
-                stride=(spec.stride, spec.stride),
-                padding=(spec.padding, spec.padding),
-                act_min=p.act_min,
-                act_max=p.act_max,
-            )
-        )
-        scale = p.scale
-    return layers, enc.int_head(scale)
+from semanticnn.quant.layers import INPUT_SCALE, INPUT_ZERO_POINT
 
 
 def export_encoder(
@@ -50,10 +28,8 @@ def export_encoder(
     """Write the int8 model file of `enc` for images of (C, H, W) `input_shape_chw`;
     with `gray` its head emits Gray-mapped indices, as the run sends them on the air
     (the firmware then sets the frame's gray flag)."""
-    if not enc.qat:
-        raise ValueError("only a QAT-trained encoder (qat=True) has integer tables to export")
     c, h, w = input_shape_chw
-    layers, head = encoder_layers(enc)
+    layers, head = enc.int8_model()
     head = dataclasses.replace(head, gray=gray)
     int8.write_model(path, int8.Input((h, w, c), INPUT_ZERO_POINT, INPUT_SCALE), layers, head)
 

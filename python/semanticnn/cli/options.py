@@ -80,8 +80,8 @@ threads = click.option(
     default=0,
     help="torch CPU threads (0: torch's default).",
 )
-split = click.option(
-    "--split",
+eval_set = click.option(
+    "--eval-set",
     type=click.Choice(["test", "val"]),
     default="test",
     show_default=True,

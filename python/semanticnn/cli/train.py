@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from semanticnn.paths import ENCODER_FILE
-from semanticnn.train.config import TrainConfig
+from semanticnn.train.config import DEVICES, TrainConfig
 
 from . import options
 
@@ -22,21 +22,29 @@ if TYPE_CHECKING:
 @click.command("train")
 @options.out
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default="auto",
+    show_default=True,
+    help="Train on the CPU or a CUDA GPU (auto: the GPU where one exists).",
+)
 @options.threads
 @options.config_options
-def train(out: Path, resume: bool, threads: int, **kwargs: Any) -> None:
+def train(out: Path, resume: bool, device: str, threads: int, **kwargs: Any) -> None:
     """Train the base model and SemanticNN (BER-aware and BER-blind) into --out.
 
     Runs under `torchrun --nproc_per_node=N` with DistributedDataParallel too.
 
     \b
-    Example:
+    Examples:
       semanticnn train --out runs/cifar --dataset cifar10:~/data/cifar-10-batches-py
+      semanticnn train --out runs/mbv2 --model mobilenetv2-0.35 --split block3
     """
     from semanticnn.train import train_run
 
     options.set_threads(threads)
-    path = train_run(options.pop_config(kwargs), out, resume=resume)
+    path = train_run(options.pop_config(kwargs), out, resume=resume, device=device)
     click.echo(f"trained: {path}")
 
 
@@ -113,7 +121,7 @@ def _evaluate(
 @click.command("eval")
 @options.run_dir_argument
 @options.repeats
-@options.split
+@options.eval_set
 @click.option(
     "--retransmissions",
     type=click.IntRange(0, 15),
@@ -123,7 +131,7 @@ def _evaluate(
 )
 @options.threads
 def evaluate(
-    run_dir: Path, repeats: int, split: str, retransmissions: int | None, threads: int
+    run_dir: Path, repeats: int, eval_set: str, retransmissions: int | None, threads: int
 ) -> None:
     """Delivered accuracy of every system on every link; writes RUN_DIR/report.json and
     report.png.
@@ -133,7 +141,7 @@ def evaluate(
       semanticnn eval runs/mnist5k --repeats 10
     """
     options.set_threads(threads)
-    _print_report(_evaluate(run_dir, repeats, split, retransmissions))
+    _print_report(_evaluate(run_dir, repeats, eval_set, retransmissions))
     click.echo(f"wrote {run_dir / 'report.json'} and {run_dir / 'report.png'}")
 
 
@@ -155,9 +163,9 @@ def evaluate(
     help="Seeds trained at once (0: one per two cores).",
 )
 @options.repeats
-@options.split
+@options.eval_set
 @options.config_options
-def study(out: Path, seeds: int, jobs: int, repeats: int, split: str, **kwargs: Any) -> None:
+def study(out: Path, seeds: int, jobs: int, repeats: int, eval_set: str, **kwargs: Any) -> None:
     """Train and evaluate K seeds; mean and 95% CI of every figure, paired differences.
 
     Resumable: run it again to finish an interrupted study.
@@ -168,7 +176,7 @@ def study(out: Path, seeds: int, jobs: int, repeats: int, split: str, **kwargs: 
     """
     from semanticnn.eval.study import run_study
 
-    result = run_study(options.pop_config(kwargs), out, seeds, repeats, split, jobs)
+    result = run_study(options.pop_config(kwargs), out, seeds, repeats, eval_set, jobs)
     _print_report(result)
     click.echo(f"wrote {out / 'study.json'} and {out / 'study.png'}")
 

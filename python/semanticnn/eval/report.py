@@ -113,7 +113,7 @@ def evaluate_run(
     if split == "val" and run.info.val_fraction is None:
         raise ValueError(
             "this run was trained before the validation hold-out existed (on every training "
-            "image): it has no validation split; evaluate --split test or train it again"
+            "image): it has no validation split; evaluate --eval-set test or train it again"
         )
     links = links if links is not None else default_links()
     data = load_dataset(run.config.dataset)

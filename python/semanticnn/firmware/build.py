@@ -4,6 +4,7 @@ ELF's flash and RAM use."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import _core
-from .boards import Board
+from .boards import BOARDS, Board
 
 TARGET = "thumbv7em-none-eabihf"
 BUILD_TIMEOUT_S = 1800.0
@@ -169,6 +170,9 @@ def build(
     except subprocess.TimeoutExpired:
         raise FirmwareError(f"firmware build timed out after {BUILD_TIMEOUT_S:.0f} s") from None
     if proc.returncode != 0:
+        too_big = _does_not_fit(proc.stderr, board)
+        if too_big:
+            raise FirmwareError(too_big)
         raise FirmwareError(
             f"firmware build for {board.name} failed ({tc.description}):\n"
             + _error_lines(proc.stderr)
@@ -180,6 +184,23 @@ def build(
     shutil.copyfile(built, tmp)
     tmp.replace(dest)
     return Built(dest, board, elf_usage(dest, board))
+
+
+# The build script's refusal (firmware-rs/build.rs) of a model the board cannot hold.
+TOO_BIG = re.compile(r"error: (model .* does not fit board .*? needs (\d+) bytes of RAM.*)")
+
+
+def _does_not_fit(stderr: str, board: Board) -> str | None:
+    """The build script's refusal of a model too big for `board` as one line, with the
+    shortfall and the boards that would hold it; None for any other failure."""
+    found = TOO_BIG.search(stderr)
+    if not found:
+        return None
+    need = int(found[2])
+    short = need - memory_regions(board)["RAM"].length
+    fits = [b.name for b in BOARDS.values() if memory_regions(b)["RAM"].length >= need]
+    where = f"it fits {', '.join(fits)}" if fits else "no supported board has that much RAM"
+    return f"{found[1].strip()} ({short} bytes short; {where})"
 
 
 def _error_lines(stderr: str, limit: int = 60) -> str:

@@ -13,13 +13,14 @@ from semanticnn.models.architecture import ConvSpec, default_architecture
 
 if TYPE_CHECKING:
     from semanticnn.models.base import BaseClassifier, build_base
-    from semanticnn.models.split import BERAwareDecoder, SemanticEncoder, SemanticNN
+    from semanticnn.models.encoder import SemanticEncoder
+    from semanticnn.models.split import BERAwareDecoder, SemanticNN
 
 _LAZY = {
     "BaseClassifier": "base",
     "build_base": "base",
     "BERAwareDecoder": "split",
-    "SemanticEncoder": "split",
+    "SemanticEncoder": "encoder",
     "SemanticNN": "split",
 }
 

@@ -37,5 +37,39 @@ def default_architecture() -> list[ConvSpec]:
     ]
 
 
+# The model zoo's names and split points (`models.zoo` builds them).
+SPLITS: dict[str, tuple[str, ...]] = {
+    "tiny": ("conv2",),
+    "mobilenetv2-0.35": ("block1", "block2", "block3", "block4"),
+    "mobilenetv2-0.5": ("block1", "block2", "block3", "block4"),
+    "resnet8": ("stem", "stage1"),
+    "resnet18": ("stem", "stage1"),
+}
+DEFAULT_SPLIT = {
+    "tiny": "conv2",
+    "mobilenetv2-0.35": "block3",
+    "mobilenetv2-0.5": "block3",
+    "resnet8": "stage1",
+    "resnet18": "stage1",
+}
+MODELS = tuple(SPLITS)
+TAILS = ("resnet", "mobilenetv2")  # the edge tails of `tiny`
+
+
+def check_model(name: str, split: str, tail: str = "resnet") -> str:
+    """The split point of zoo model `name` (`split`, or its default when empty); a
+    ValueError naming the options for an unknown model, split point or tail."""
+    if name not in SPLITS:
+        raise ValueError(f"unknown model {name!r}; models: {', '.join(MODELS)}")
+    split = split or DEFAULT_SPLIT[name]
+    if split not in SPLITS[name]:
+        raise ValueError(
+            f"model {name} has no split point {split!r}; split points: {', '.join(SPLITS[name])}"
+        )
+    if name == "tiny" and tail not in TAILS:
+        raise ValueError(f"unknown tail {tail!r} for tiny; tails: {', '.join(TAILS)}")
+    return split
+
+
 DEFAULT_INPUT_SHAPE = (28, 28, 1)  # (H, W, C) of the images `default_architecture` reads
 DEFAULT_LEVELS = 8  # centers of the head's quantizer (3 bits per symbol)

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from semanticnn.models.architecture import check_model
+
+# Where training runs: `auto` takes the GPU where one exists.
+DEVICES = ("auto", "cpu", "cuda")
+
 
 def _field(default: Any, help: str) -> Any:
     """A config field whose `help` is the CLI option's help text (`semanticnn train --help`)."""
@@ -18,9 +23,19 @@ def _field(default: Any, help: str) -> Any:
 class TrainConfig:
     dataset: str = _field(
         "mnist5k",
-        "Dataset: mnist5k (embedded), or cifar10:PATH, cifar100:PATH, folder:PATH, npz:PATH.",
+        "Dataset: mnist5k or digits (embedded), or cifar10:PATH, cifar100:PATH, folder:PATH, "
+        "npz:PATH.",
     )
-    arch: str = _field("resnet", "Edge tail of the base model: resnet or mobilenetv2.")
+    model: str = _field(
+        "tiny",
+        "Base model (models.zoo): tiny, mobilenetv2-0.35, mobilenetv2-0.5, resnet8, resnet18.",
+    )
+    split: str = _field(
+        "",
+        "Split point: the head up to it runs on the device (tiny: conv2; mobilenetv2: "
+        "block1..block4, default block3; resnet: stem or stage1, default stage1).",
+    )
+    arch: str = _field("resnet", "Edge tail of the tiny model: resnet or mobilenetv2.")
     latent_channels: int = _field(
         0, "Channels of the transmitted latent (0: those of the device's last conv)."
     )
@@ -78,6 +93,7 @@ class TrainConfig:
             raise ValueError(f"p_clean must be in [0, 1], got {self.p_clean}")
         if not 0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
+        check_model(self.model, self.split, self.arch)
         if self.shift < 0:
             raise ValueError(f"shift must be >= 0, got {self.shift}")
         for name in ("batch_size", "levels"):

@@ -10,6 +10,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from semanticnn.train.config import DEVICES
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -22,16 +24,26 @@ class Dist:
         return self.rank == 0
 
 
-def setup() -> Dist:
-    """Join the process group that torchrun describes in the environment, if any."""
+def _use_cuda(device: str) -> bool:
+    """Whether to train on the GPU: `auto` where one exists, `cuda` demands one."""
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda: no CUDA GPU is available here (use --device cpu or auto)")
+    return device != "cpu" and torch.cuda.is_available()
+
+
+def setup(device: str = "auto") -> Dist:
+    """Join the process group that torchrun describes in the environment, if any;
+    train on `device` (auto: the GPU where one exists)."""
+    cuda = _use_cuda(device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return Dist(0, 1, dev)
+        return Dist(0, 1, torch.device("cuda" if cuda else "cpu"))
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if cuda else "gloo")
     rank = dist.get_rank()
-    if torch.cuda.is_available():
+    if cuda:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)
         dev = torch.device("cuda", local)

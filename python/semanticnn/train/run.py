@@ -22,6 +22,7 @@ from torch import nn
 from semanticnn.data import Splits, holdout, load_dataset
 from semanticnn.fsutil import atomic_path, write_text_atomic
 from semanticnn.models import BaseClassifier, SemanticNN, build_base
+from semanticnn.models.zoo import ModelSpec, model_spec, split_shape
 from semanticnn.seeds import derive_seed
 from semanticnn.train import ddp, stages
 from semanticnn.train.config import TrainConfig
@@ -111,12 +112,6 @@ class TrainedRun:
     info: RunInfo
 
 
-def _split_shape(base: BaseClassifier, shape: tuple[int, int, int]) -> tuple[int, int, int]:
-    with torch.no_grad():
-        c, h, w = base.head(torch.zeros(1, *shape)).shape[1:]
-    return int(c), int(h), int(w)
-
-
 def _seeded(seed: int, salt: int) -> None:
     torch.manual_seed(derive_seed(seed, salt))
 
@@ -125,7 +120,7 @@ def _build(cfg: TrainConfig, info: RunInfo) -> tuple[BaseClassifier, dict[Varian
     """The base model and both SemanticNN variants; the variants get the same initial
     weights (the same seed, and the BER-blind decoder has the same parameters)."""
     _seeded(cfg.seed, 0)
-    base = build_base(cfg.arch, info.in_channels, info.num_classes)
+    base = build_base(model_spec_of(cfg, info.input_shape, info.num_classes))
     split = info.split_shape
     snns = {}
     for v in VARIANTS:
@@ -144,15 +139,20 @@ def _build(cfg: TrainConfig, info: RunInfo) -> tuple[BaseClassifier, dict[Varian
     return base, snns
 
 
+def model_spec_of(cfg: TrainConfig, shape: tuple[int, int, int], classes: int) -> ModelSpec:
+    """The zoo model of a run: `cfg.model` cut at `cfg.split`, for its data."""
+    return model_spec(cfg.model, cfg.split, shape, classes, cfg.arch)
+
+
 def _info(cfg: TrainConfig, data: Splits) -> RunInfo:
     shape = data.train.shape
-    probe = build_base(cfg.arch, shape[0], data.num_classes)
+    probe = build_base(model_spec_of(cfg, shape, data.num_classes))
     return RunInfo(
         data.name,
         shape,
         shape[0],
         data.num_classes,
-        _split_shape(probe, shape),
+        split_shape(probe.head, shape),
         val_fraction=cfg.val_fraction,
     )
 
@@ -191,9 +191,10 @@ def _check_config(out: Path, cfg: TrainConfig) -> None:
         raise ValueError(f"{out}: --resume with a different configuration {diff}")
 
 
-def train_run(cfg: TrainConfig, out: Path, resume: bool = False) -> Path:
-    """Train all phases into `out`; returns the path of `model.pt`."""
-    d = ddp.setup()
+def train_run(cfg: TrainConfig, out: Path, resume: bool = False, device: str = "auto") -> Path:
+    """Train all phases into `out` on `device` (auto: the GPU where one exists); returns
+    the path of `model.pt`."""
+    d = ddp.setup(device)
     final = out / "model.pt"
     ckpt_path = out / "checkpoint.pt"
     if out.exists() and not out.is_dir():

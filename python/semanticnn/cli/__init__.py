@@ -3,7 +3,7 @@
 
 | module | commands |
 |---|---|
-| `train.py` | `train`, `eval`, `study`, `export`, `demo` |
+| `train.py` | `train`, `eval`, `study`, `zoo`, `export`, `demo` |
 | `firmware.py` | `firmware build|emulate|bench`, `flash` |
 | `link.py` | `encode`, `receive`, `channel-demo` |
 | `bench.py` | `bench channel`, `bench encoder` |
@@ -34,6 +34,7 @@ for command in (
     train.study,
     train.export,
     train.demo,
+    train.zoo,
     firmware.firmware,
     firmware.flash,
     link.encode,

@@ -10,7 +10,7 @@ import numpy as np
 
 from semanticnn.firmware.boards import board
 from semanticnn.firmware.build import Built, build
-from semanticnn.firmware.emulate import EMULATE_TIMEOUT_S, image_stream, run_elf
+from semanticnn.firmware.emulate import EMULATE_TIMEOUT_S, run_encoder
 from semanticnn.fsutil import write_bytes_atomic
 from semanticnn.paths import BAKED_IMAGES, IMAGES_SUFFIX
 
@@ -97,15 +97,10 @@ def emulate(
     """
     built = _build(board_name, model, images)
     streamed = np.load(stream_path, allow_pickle=False) if stream_path else None
-    run = run_elf(built.elf, built.board, timeout=timeout, stream=image_stream(streamed))
-    src = "uart" if stream_path else "baked"
-    records = [r for r in run.of("FRAME") if r.fields.get("src") == src]
-    frames = [bytes.fromhex(r.fields.get("hex", "")) for r in records]
-    instructions = [run.instructions(r.int("ticks")) for r in records]
-    macs = run.of("MODEL")[0].int("macs") if run.of("MODEL") else 0
-    stack = run.of("STACK")[0].int("peak") if run.of("STACK") else None
+    run = run_encoder(built.elf, built.board, timeout=timeout, images=streamed)
+    frames, instructions, macs = run.frames, run.instructions, run.macs
     write_bytes_atomic(out, b"".join(frames))
-    mean = sum(instructions) / len(instructions) if instructions else 0.0
+    mean = run.mean_instructions
     summary = {
         "board": built.board.name,
         "elf": str(built.elf),
@@ -118,7 +113,7 @@ def emulate(
         "instructions_per_mac": mean / macs if macs else None,
         "flash_bytes": built.usage.flash,
         "static_ram_bytes": built.usage.ram,
-        "stack_peak_bytes": stack,
+        "stack_peak_bytes": run.stack_peak,
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))

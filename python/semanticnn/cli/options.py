@@ -22,10 +22,12 @@ REPEATS = 10
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 
 
-def config_options(f: F) -> F:
-    """One `--option` per TrainConfig field (booleans as --x/--no-x), its default and
-    help text the field's."""
+def config_options(f: F, without: tuple[str, ...] = ()) -> F:
+    """One `--option` per TrainConfig field but `without` (booleans as --x/--no-x), its
+    default and help text the field's."""
     for fld in reversed(dataclasses.fields(TrainConfig)):
+        if fld.name in without:
+            continue
         flag = "--" + fld.name.replace("_", "-")
         if isinstance(fld.default, bool):
             flag = f"{flag}/--no-{flag[2:]}"

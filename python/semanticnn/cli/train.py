@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Iterator
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from semanticnn.firmware.boards import BOARDS
+from semanticnn.models.architecture import MODELS
 from semanticnn.paths import ENCODER_FILE
 from semanticnn.train.config import DEVICES, TrainConfig
 
@@ -17,6 +20,7 @@ from . import options
 
 if TYPE_CHECKING:
     from semanticnn.eval.records import LinkRecord, Report
+    from semanticnn.eval.zoo import ZooRow
 
 
 @click.command("train")
@@ -179,6 +183,79 @@ def study(out: Path, seeds: int, jobs: int, repeats: int, eval_set: str, **kwarg
     result = run_study(options.pop_config(kwargs), out, seeds, repeats, eval_set, jobs)
     _print_report(result)
     click.echo(f"wrote {out / 'study.json'} and {out / 'study.png'}")
+
+
+@click.command("zoo")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("runs/zoo"),
+    show_default=True,
+    help="Zoo folder (one run folder per data set and model, zoo-<dataset>.json).",
+)
+@click.option(
+    "--models",
+    default=",".join(MODELS),
+    show_default=True,
+    help="Comma-separated zoo models, each at its default split point (or --split).",
+)
+@options.repeats
+@click.option(
+    "--board",
+    "board_name",
+    type=click.Choice(sorted(BOARDS)),
+    default="netduinoplus2",
+    show_default=True,
+    help="Board the device half is built for (QEMU counts instructions on netduinoplus2).",
+)
+@functools.partial(options.config_options, without=("model",))
+def zoo(out: Path, models: str, repeats: int, board_name: str, **kwargs: Any) -> None:
+    """Every zoo model on one data set: trained, evaluated as deployed, exported and run
+    on the device in QEMU; one row each. Resumable.
+
+    \b
+    Example:
+      semanticnn zoo --dataset digits --models tiny,resnet8 --repeats 3
+    """
+    from semanticnn.eval.zoo import run_zoo
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or not names:
+        raise click.BadParameter(f"{unknown or models!r}; models: {', '.join(MODELS)}")
+    rows = run_zoo(options.pop_config(kwargs), names, out, repeats, board_name)
+    for line in zoo_lines(rows):
+        click.echo(line)
+
+
+def zoo_lines(rows: list[ZooRow]) -> Iterator[str]:
+    """The zoo as the table `zoo` prints."""
+    yield (
+        f"{'model':17s} {'split':7s} {'orig':>6s} {'0':>6s} {'1e-3':>6s} {'1e-2':>6s} "
+        f"{'bytes':>5s} {'ratio':>6s} {'MMAC':>6s} {'flash':>7s} {'RAM':>7s} {'Minstr':>7s} "
+        f"{'ms':>7s}"
+    )
+    for r in rows:
+        a = r["accuracy"]
+        device = (
+            f"{(r['macs'] or 0) / 1e6:6.2f} {r['flash_bytes'] or 0:7d} {r['ram_bytes'] or 0:7d} "
+            f"{(r['instructions'] or 0) / 1e6:7.2f} {r['ms_at_168mhz'] or 0:7.1f}"
+            if r["fits"]
+            else f"does not fit {r['board']}: {r['message']}"
+        )
+        yield (
+            f"{r['model']:17s} {r['split']:7s} {100 * r['original_accuracy']:6.2f} "
+            f"{100 * a['0']:6.2f} {100 * a['0.001']:6.2f} {100 * a['0.01']:6.2f} "
+            f"{r['frame_bytes']:5.0f} {r['compression_on_air']:5.0f}x {device}"
+        )
+        missed = [t for t, ok in r["targets"].items() if not ok]
+        if missed:
+            yield f"    MISSED: {'; '.join(missed)}"
+    yield (
+        "(accuracy %: the unsplit model clean, then SemanticNN delivered at BER 0, 1e-3, "
+        "1e-2; bytes on the air per inference; ratio vs float32 split features; ms at "
+        "168 MHz from QEMU's instruction count, a lower bound)"
+    )
 
 
 def _export(run_dir: Path, path: Path) -> float:

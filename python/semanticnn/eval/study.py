@@ -33,7 +33,7 @@ def seed_dir(out: Path, seed: int) -> Path:
     return out / f"seed-{seed}"
 
 
-def _report_matches(path: Path, repeats: int, split: str) -> bool:
+def report_matches(path: Path, repeats: int, split: str) -> bool:
     """Whether the seed's report was made with these evaluation settings (a missing or
     damaged one is made again)."""
     from semanticnn.eval.report import REPORT_VERSION, RETRANSMISSIONS, default_links, link_record
@@ -69,7 +69,7 @@ def study_seed(cfg: TrainConfig, out: Path, repeats: int, split: str, threads: i
         torch.set_num_threads(threads)
     train_run(cfg, out, resume=True)
     path = out / "report.json"
-    if not _report_matches(path, repeats, split):
+    if not report_matches(path, repeats, split):
         report = evaluate_run(load_run(out), repeats, split=split)
         write_report(report, path)
         plot_report(report, out / "report.png")

@@ -110,6 +110,36 @@ def image_stream(images: np.ndarray | None) -> bytes:
     return bytes(out + struct.pack("<4sBBHHH", STREAM_MAGIC, 1, 0, 0, 0, 0))
 
 
+@dataclass(frozen=True)
+class EncoderRun:
+    """What the encoder firmware did in QEMU: its frames and what each cost."""
+
+    frames: list[bytes]
+    instructions: list[float]  # per inference (-icount shift=0: exact)
+    macs: int  # per inference
+    stack_peak: int | None  # bytes
+
+    @property
+    def mean_instructions(self) -> float:
+        return sum(self.instructions) / len(self.instructions) if self.instructions else 0.0
+
+
+def run_encoder(
+    elf: Path, board: Board, *, timeout: float = EMULATE_TIMEOUT_S, images: np.ndarray | None = None
+) -> EncoderRun:
+    """Run the encoder firmware: the frames of its baked images, or of `images` streamed
+    to its UART when given."""
+    run = run_elf(elf, board, timeout=timeout, stream=image_stream(images))
+    src = "baked" if images is None else "uart"
+    records = [r for r in run.of("FRAME") if r.fields.get("src") == src]
+    return EncoderRun(
+        [bytes.fromhex(r.fields.get("hex", "")) for r in records],
+        [run.instructions(r.int("ticks")) for r in records],
+        run.of("MODEL")[0].int("macs") if run.of("MODEL") else 0,
+        run.of("STACK")[0].int("peak") if run.of("STACK") else None,
+    )
+
+
 def run_elf(
     elf: Path, board: Board, *, timeout: float = EMULATE_TIMEOUT_S, stream: bytes | None = None
 ) -> Emulation:

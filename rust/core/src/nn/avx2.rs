@@ -24,7 +24,7 @@ use core::arch::x86_64::{
 };
 use std::vec::Vec;
 
-use super::conv::{ConvParams, OutQuant, Tensor};
+use super::conv::{ConvParams, Out, OutQuant, Tensor};
 use super::model::{Shape, Window};
 
 /// Output channels per vector.
@@ -206,11 +206,10 @@ pub(crate) fn conv2d(
     packed: &Packed,
     i: usize,
     t: Tensor<'_>,
-    out: &mut [i8],
-    os: Shape,
-    q: OutQuant,
+    out: Out<'_>,
     work: &mut [i16],
 ) -> bool {
+    let (os, q, out) = (out.shape, out.q, out.data);
     let Some(Some(pc)) = packed.layers.get(i) else {
         return false;
     };
@@ -571,13 +570,14 @@ mod tests {
             };
             let mut want = std::vec![0i8; os.h * os.w * cout];
             let mut work = std::vec![0i16; conv::conv2d_work_len(&cv.window, c.input.c, cout)];
-            conv::conv2d(t, &params(), &mut want, os, q, &mut work);
+            conv::conv2d(t, &params(), Out { data: &mut want, shape: os, q }, &mut work);
             let packed = Packed::new(core::iter::once(Some((params(), c.input, os))))
                 .expect("avx2");
             // Leftovers of the im2col run in `work` must not matter.
             work.resize(work.len().max(packed.work_len()), 0);
             let mut got = std::vec![0i8; want.len()];
-            prop_assert!(conv2d(&packed, 0, t, &mut got, os, q, &mut work));
+            let done = conv2d(&packed, 0, t, Out { data: &mut got, shape: os, q }, &mut work);
+            prop_assert!(done);
             prop_assert_eq!(got, want);
         }
     }

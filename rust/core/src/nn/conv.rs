@@ -21,8 +21,26 @@ pub(crate) struct Tensor<'x> {
     pub zero_point: i32,
 }
 
+/// Where a layer writes: int8 NHWC data, its shape, zero point and clamp.
+pub(crate) struct Out<'o> {
+    pub data: &'o mut [i8],
+    pub shape: Shape,
+    pub q: OutQuant,
+}
+
+impl Out<'_> {
+    /// The same output, borrowed again (to offer it to one kernel, then another).
+    pub(crate) fn reborrow(&mut self) -> Out<'_> {
+        Out {
+            data: self.data,
+            shape: self.shape,
+            q: self.q,
+        }
+    }
+}
+
 /// Output zero point and clamp of a layer.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct OutQuant {
     pub zero_point: i32,
     pub min: i32,
@@ -32,12 +50,8 @@ pub(crate) struct OutQuant {
 impl ConvParams<'_> {
     #[inline]
     pub(crate) fn finish(&self, acc: i32, o: usize, q: OutQuant) -> i8 {
-        let v = requantize(
-            acc.wrapping_add(self.bias[o]),
-            self.multiplier[o],
-            self.shift[o],
-        );
-        v.saturating_add(q.zero_point).clamp(q.min, q.max) as i8
+        let acc = acc.wrapping_add(self.bias[o]);
+        finish_full(acc, self.multiplier[o], self.shift[o], q)
     }
 
     /// Whether every one of the first `cout` channels takes [`finish_short`]
@@ -56,8 +70,15 @@ impl ConvParams<'_> {
     }
 }
 
+/// The int8 output of an accumulator `acc` (bias included) of any channel.
+#[inline]
+pub(crate) fn finish_full(acc: i32, multiplier: i32, shift: i32, q: OutQuant) -> i8 {
+    let v = requantize(acc, multiplier, shift);
+    v.saturating_add(q.zero_point).clamp(q.min, q.max) as i8
+}
+
 /// The int8 output of an accumulator `acc` (bias included) of a channel
-/// that [`ConvParams::short`] admits: [`finish`](ConvParams::finish), exactly.
+/// that [`ConvParams::short`] admits: [`finish_full`], exactly.
 #[inline(always)]
 pub(crate) fn finish_short(acc: i32, multiplier: i32, shift: i32, q: OutQuant) -> i8 {
     let v = requantize_short_neg(acc, multiplier, shift) + q.zero_point;
@@ -105,14 +126,8 @@ fn im2col(x: &[i8], s: Shape, zp: i32, win: &Window, out_w: usize, p: usize, row
 }
 
 /// conv2d over NHWC int8; `work` holds at least [`conv2d_work_len`] values.
-pub(crate) fn conv2d(
-    t: Tensor<'_>,
-    p: &ConvParams<'_>,
-    out: &mut [i8],
-    os: Shape,
-    q: OutQuant,
-    work: &mut [i16],
-) {
+pub(crate) fn conv2d(t: Tensor<'_>, p: &ConvParams<'_>, out: Out<'_>, work: &mut [i16]) {
+    let (os, q, out) = (out.shape, out.q, out.data);
     let (x, s, zp) = (t.data, t.shape, t.zero_point);
     let k = p.window.kernel[0] * p.window.kernel[1] * s.c;
     // Rows of `kp` values, zero-padded past `k` (see `mac::padded`).
@@ -173,14 +188,8 @@ pub(crate) fn conv2d(
 }
 
 /// Depthwise conv: output channel `o` reads input channel `o / depth_multiplier`.
-pub(crate) fn depthwise(
-    t: Tensor<'_>,
-    p: &ConvParams<'_>,
-    depth_multiplier: usize,
-    out: &mut [i8],
-    os: Shape,
-    q: OutQuant,
-) {
+pub(crate) fn depthwise(t: Tensor<'_>, p: &ConvParams<'_>, depth_multiplier: usize, out: Out<'_>) {
+    let (os, q, out) = (out.shape, out.q, out.data);
     let (x, s, zp) = (t.data, t.shape, t.zero_point);
     let [kh, kw] = p.window.kernel;
     let cout = os.c;
@@ -212,11 +221,13 @@ pub(crate) fn depthwise(
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{random, Layer};
     use super::*;
     use proptest::prelude::*;
 
     /// conv2d written out: every tap, then [`ConvParams::finish`].
-    fn direct(t: Tensor<'_>, p: &ConvParams<'_>, out: &mut [i8], os: Shape, q: OutQuant) {
+    fn direct(t: Tensor<'_>, p: &ConvParams<'_>, out: Out<'_>) {
+        let (os, q, out) = (out.shape, out.q, out.data);
         let (s, w) = (t.shape, &p.window);
         for (i, d) in out.iter_mut().enumerate() {
             let (px, o) = (i / os.c, i % os.c);
@@ -250,44 +261,17 @@ mod tests {
             (h, w, cin, cout) in (1usize..7, 1usize..7, 1usize..6, 1usize..6),
             k in 1usize..=3,
             stride in 1usize..=2,
-            zp in -128i32..=127,
-            seed in any::<u64>(),
-            mode in 0u8..3,
-            q in (-128i32..=127, -128i32..=127, -128i32..=127),
+            r in random(),
         ) {
-            let pad = k / 2;
-            prop_assume!(h + 2 * pad >= k && w + 2 * pad >= k);
-            let mut r = seed;
-            let mut next = move || {
-                r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (r >> 32) as u32 as i32
-            };
-            let x: Vec<i8> = (0..h * w * cin).map(|_| next() as i8).collect();
-            let weight: Vec<i8> = (0..cout * k * k * cin).map(|_| next() as i8).collect();
-            // 0: short form; 1: a big bias or any shift; 2: shifts of 0 too.
-            let bias: Vec<i32> = (0..cout)
-                .map(|_| if mode == 1 { next().wrapping_mul(2) } else { next() % 5000 })
-                .collect();
-            let multiplier: Vec<i32> = (0..cout).map(|_| next() & i32::MAX).collect();
-            let shift: Vec<i32> = (0..cout)
-                .map(|_| match mode {
-                    0 => -1 - next().rem_euclid(31),
-                    1 => next().rem_euclid(62) - 31,
-                    _ => -(next().rem_euclid(3)),
-                })
-                .collect();
-            let window = Window { kernel: [k, k], stride: [stride; 2], padding: [pad; 2] };
-            let (oh, ow) = window.output_size(h, w).expect("fits");
-            let (s, os) = (Shape { h, w, c: cin }, Shape { h: oh, w: ow, c: cout });
-            let p = ConvParams { window, weight: &weight, bias: &bias, multiplier: &multiplier, shift: &shift };
-            let t = Tensor { data: &x, shape: s, zero_point: zp };
-            let (lo, hi) = (q.1.min(q.2), q.1.max(q.2));
-            let q = OutQuant { zero_point: q.0, min: lo, max: hi };
-            let mut want = std::vec![0i8; oh * ow * cout];
-            direct(t, &p, &mut want, os, q);
+            let window = Window { kernel: [k, k], stride: [stride; 2], padding: [k / 2; 2] };
+            let l = Layer::new(r, Shape { h, w, c: cin }, window, cout, k * k * cin);
+            let Some(l) = l else { return Err(TestCaseError::reject("window")) };
+            let (t, p) = (l.tensor(), l.params());
+            let mut want = l.buffer();
+            direct(t, &p, l.out(&mut want));
             let mut work = std::vec![0i16; conv2d_work_len(&window, cin, cout)];
-            let mut got = std::vec![0i8; want.len()];
-            conv2d(t, &p, &mut got, os, q, &mut work);
+            let mut got = l.buffer();
+            conv2d(t, &p, l.out(&mut got), &mut work);
             prop_assert_eq!(got, want);
         }
     }

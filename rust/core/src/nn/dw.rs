@@ -8,7 +8,7 @@
 //! where the accumulator provably fits, per channel. Everything else
 //! (other kernels, strides, depth multipliers) stays on [`super::conv::depthwise`].
 
-use super::conv::{finish_short, ConvParams, OutQuant, Tensor};
+use super::conv::{finish_short, ConvParams, Out, OutQuant, Tensor};
 use super::model::{Shape, Window};
 
 /// Channels per transposition pass.
@@ -46,11 +46,10 @@ pub(crate) fn depthwise3x3(
     t: Tensor<'_>,
     p: &ConvParams<'_>,
     depth_multiplier: usize,
-    out: &mut [i8],
-    os: Shape,
-    q: OutQuant,
+    out: Out<'_>,
     work: &mut [i16],
 ) -> bool {
+    let (os, q, out) = (out.shape, out.q, out.data);
     let s = t.shape;
     let Some((pw, ph)) = geometry(s, &p.window, os, depth_multiplier) else {
         return false;
@@ -291,77 +290,62 @@ mod arm {
         assert!(r.len() >= 2 * pw + 2 * st + 2);
         let [mut s0, mut s1] = [init; 2];
         let k = kw.as_ptr();
+        // One kernel row of both outputs: `{a}, {b}, {c}` hold the row's
+        // values from `{p}` (`{c}` from byte `$c` on), `{ka}, {kb}` its
+        // weights from byte `$k` of `kw`; `$s1` is the second output's MACs.
+        macro_rules! row {
+            ($k:literal, $c:literal, $s1:literal) => {
+                concat!(
+                    "ldrd {a}, {b}, [{p}]\n",
+                    "ldr {c}, [{p}, #",
+                    $c,
+                    "]\n",
+                    "ldrd {ka}, {kb}, [{k}, #",
+                    $k,
+                    "]\n",
+                    "smlad {s0}, {a}, {ka}, {s0}\n",
+                    "smlabb {s0}, {b}, {kb}, {s0}\n",
+                    $s1,
+                )
+            };
+        }
+        macro_rules! pair {
+            ($c:literal, $s1:literal) => {
+                core::arch::asm!(
+                    row!("0", $c, $s1),
+                    "add {p}, {p}, {pwb}",
+                    row!("8", $c, $s1),
+                    "add {p}, {p}, {pwb}",
+                    row!("16", $c, $s1),
+                    p = inout(reg) r.as_ptr() => _,
+                    pwb = in(reg) 2 * pw,
+                    k = in(reg) k,
+                    s0 = inout(reg) s0,
+                    s1 = inout(reg) s1,
+                    a = out(reg) _,
+                    b = out(reg) _,
+                    c = out(reg) _,
+                    ka = out(reg) _,
+                    kb = out(reg) _,
+                    options(readonly, nostack),
+                )
+            };
+        }
         // SAFETY: reads 3 rows `pw` apart of `st + 4` values from the start
         // of `r` (bounded by the assert) and the 6 words of `kw`; `r` and
         // `kw` are word-aligned (LDRD).
         unsafe {
             if st == 1 {
-                macro_rules! row1 {
-                    ($k:literal) => {
-                        concat!(
-                            "ldrd {a}, {b}, [{p}]\n",
-                            "ldr {c}, [{p}, #2]\n",
-                            "ldrd {ka}, {kb}, [{k}, #",
-                            $k,
-                            "]\n",
-                            "smlad {s0}, {a}, {ka}, {s0}\n",
-                            "smlabb {s0}, {b}, {kb}, {s0}\n",
-                            "smlad {s1}, {c}, {ka}, {s1}\n",
-                            "smlatb {s1}, {b}, {kb}, {s1}\n",
-                        )
-                    };
-                }
-                core::arch::asm!(
-                    row1!("0"),
-                    "add {p}, {p}, {pwb}",
-                    row1!("8"),
-                    "add {p}, {p}, {pwb}",
-                    row1!("16"),
-                    p = inout(reg) r.as_ptr() => _,
-                    pwb = in(reg) 2 * pw,
-                    k = in(reg) k,
-                    s0 = inout(reg) s0,
-                    s1 = inout(reg) s1,
-                    a = out(reg) _,
-                    b = out(reg) _,
-                    c = out(reg) _,
-                    ka = out(reg) _,
-                    kb = out(reg) _,
-                    options(readonly, nostack),
+                // Second window one value on: (x1 x2) from byte 2, x3 on top of `{b}`.
+                pair!(
+                    "2",
+                    "smlad {s1}, {c}, {ka}, {s1}\nsmlatb {s1}, {b}, {kb}, {s1}\n"
                 );
             } else {
-                macro_rules! row2 {
-                    ($k:literal) => {
-                        concat!(
-                            "ldrd {a}, {b}, [{p}]\n",
-                            "ldr {c}, [{p}, #8]\n",
-                            "ldrd {ka}, {kb}, [{k}, #",
-                            $k,
-                            "]\n",
-                            "smlad {s0}, {a}, {ka}, {s0}\n",
-                            "smlabb {s0}, {b}, {kb}, {s0}\n",
-                            "smlad {s1}, {b}, {ka}, {s1}\n",
-                            "smlabb {s1}, {c}, {kb}, {s1}\n",
-                        )
-                    };
-                }
-                core::arch::asm!(
-                    row2!("0"),
-                    "add {p}, {p}, {pwb}",
-                    row2!("8"),
-                    "add {p}, {p}, {pwb}",
-                    row2!("16"),
-                    p = inout(reg) r.as_ptr() => _,
-                    pwb = in(reg) 2 * pw,
-                    k = in(reg) k,
-                    s0 = inout(reg) s0,
-                    s1 = inout(reg) s1,
-                    a = out(reg) _,
-                    b = out(reg) _,
-                    c = out(reg) _,
-                    ka = out(reg) _,
-                    kb = out(reg) _,
-                    options(readonly, nostack),
+                // Two values on: (x2 x3) is `{b}`, x4 at byte 8.
+                pair!(
+                    "8",
+                    "smlad {s1}, {b}, {ka}, {s1}\nsmlabb {s1}, {c}, {kb}, {s1}\n"
                 );
             }
         }
@@ -372,6 +356,7 @@ mod arm {
 #[cfg(test)]
 mod tests {
     use super::super::conv;
+    use super::super::testing::{random, Layer};
     use super::*;
     use proptest::prelude::*;
 
@@ -386,40 +371,19 @@ mod tests {
             (h, w, c) in (1usize..10, 1usize..10, 1usize..11),
             stride in 1usize..=2,
             pad in 0usize..=2,
-            zp in -128i32..=127,
-            seed in any::<u64>(),
-            big_bias in any::<bool>(),
-            q in (-128i32..=127, -128i32..=127, -128i32..=127),
+            r in random(),
             odd_work in any::<bool>(),
         ) {
-            prop_assume!(h + 2 * pad >= 3 && w + 2 * pad >= 3);
-            let mut r = seed;
-            let mut next = move || {
-                r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (r >> 32) as u32 as i32
-            };
-            let x: Vec<i8> = (0..h * w * c).map(|_| next() as i8).collect();
-            let weight: Vec<i8> = (0..9 * c).map(|_| next() as i8).collect();
-            let bias: Vec<i32> = (0..c)
-                .map(|_| if big_bias { next().wrapping_mul(1 << 1) } else { next() % 5000 })
-                .collect();
-            let multiplier: Vec<i32> = (0..c).map(|_| next() & i32::MAX).collect();
-            let shift: Vec<i32> = (0..c)
-                .map(|_| if big_bias { next().rem_euclid(62) - 31 } else { -(next().rem_euclid(16)) })
-                .collect();
             let window = Window { kernel: [3, 3], stride: [stride; 2], padding: [pad; 2] };
-            let (oh, ow) = window.output_size(h, w).expect("fits");
-            let (s, os) = (Shape { h, w, c }, Shape { h: oh, w: ow, c });
-            let p = ConvParams { window, weight: &weight, bias: &bias, multiplier: &multiplier, shift: &shift };
-            let t = Tensor { data: &x, shape: s, zero_point: zp };
-            let (lo, hi) = (q.1.min(q.2), q.1.max(q.2));
-            let q = OutQuant { zero_point: q.0, min: lo, max: hi };
-            let mut want = std::vec![0i8; oh * ow * c];
-            conv::depthwise(t, &p, 1, &mut want, os, q);
+            let l = Layer::new(r, Shape { h, w, c }, window, c, 9);
+            let Some(l) = l else { return Err(TestCaseError::reject("window")) };
+            let (t, p) = (l.tensor(), l.params());
+            let mut want = l.buffer();
+            conv::depthwise(t, &p, 1, l.out(&mut want));
             let extra = usize::from(odd_work);
-            let mut work = std::vec![7i16; work_len(s, &window, os, 1) + extra];
-            let mut got = std::vec![0i8; want.len()];
-            prop_assert!(depthwise3x3(t, &p, 1, &mut got, os, q, &mut work[extra..]));
+            let mut work = std::vec![7i16; work_len(l.input, &window, l.output, 1) + extra];
+            let mut got = l.buffer();
+            prop_assert!(depthwise3x3(t, &p, 1, l.out(&mut got), &mut work[extra..]));
             prop_assert_eq!(got, want);
         }
     }

@@ -17,6 +17,8 @@ mod plan;
 #[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
 mod pw;
 pub mod requant;
+#[cfg(test)]
+mod testing;
 mod validate;
 
 pub use head::isqrt;

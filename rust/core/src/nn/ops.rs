@@ -4,37 +4,24 @@
 //! padding, an add whose shifts are not positive) next to the general code,
 //! proptested equal to it.
 
-use super::conv::OutQuant;
-use super::model::{Add, Shape, Window};
+use super::conv::{Out, OutQuant, Tensor};
+use super::model::{Add, Window};
 use super::requant::{requantize, Short};
 
 /// Average (`max == false`) or max pooling; padded positions are not counted.
-pub(crate) fn pool(
-    x: &[i8],
-    s: Shape,
-    win: &Window,
-    max: bool,
-    out: &mut [i8],
-    os: Shape,
-    q: OutQuant,
-) {
+/// The input's zero point is not used (pooling keeps it).
+pub(crate) fn pool(t: Tensor<'_>, win: &Window, max: bool, out: Out<'_>) {
     if !max && win.padding == [0, 0] {
-        avg_unpadded(x, s, win, out, os, q);
+        avg_unpadded(t, win, out);
     } else {
-        pool_general(x, s, win, max, out, os, q);
+        pool_general(t, win, max, out);
     }
 }
 
 /// [`pool`] for any window: clips every window to the input.
-fn pool_general(
-    x: &[i8],
-    s: Shape,
-    win: &Window,
-    max: bool,
-    out: &mut [i8],
-    os: Shape,
-    q: OutQuant,
-) {
+fn pool_general(t: Tensor<'_>, win: &Window, max: bool, out: Out<'_>) {
+    let (x, s, os, q) = (t.data, t.shape, out.shape, out.q);
+    let out = out.data;
     let [kh, kw] = win.kernel;
     for oy in 0..os.h {
         let y0 = (oy * win.stride[0]) as isize - win.padding[0] as isize;
@@ -74,7 +61,9 @@ fn div_round(acc: i32, n: i32) -> i32 {
 /// holds `kh * kw` values, so the channels of a window are summed as
 /// contiguous runs and the 2x2 window's division is a shift.
 #[inline(never)]
-fn avg_unpadded(x: &[i8], s: Shape, win: &Window, out: &mut [i8], os: Shape, q: OutQuant) {
+fn avg_unpadded(t: Tensor<'_>, win: &Window, out: Out<'_>) {
+    let (x, s, os, q) = (t.data, t.shape, out.shape, out.q);
+    let out = out.data;
     let [kh, kw] = win.kernel;
     let [sy, sx] = win.stride;
     let c = s.c;
@@ -181,28 +170,10 @@ fn add_general(a: &[i8], zpa: i32, b: &[i8], zpb: i32, p: &Add, out: &mut [i8], 
 
 #[cfg(test)]
 mod tests {
+    use super::super::model::Shape;
+    use super::super::testing::{out_quant, Lcg};
     use super::*;
     use proptest::prelude::*;
-
-    fn bytes(n: usize, seed: u64) -> Vec<i8> {
-        let mut r = seed;
-        (0..n)
-            .map(|_| {
-                r = r
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (r >> 40) as i8
-            })
-            .collect()
-    }
-
-    fn out_quant((zp, a, b): (i32, i32, i32)) -> OutQuant {
-        OutQuant {
-            zero_point: zp,
-            min: a.min(b),
-            max: a.max(b),
-        }
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
@@ -214,18 +185,18 @@ mod tests {
             k in (1usize..=3, 1usize..=3),
             st in (1usize..=3, 1usize..=3),
             seed in any::<u64>(),
-            q in (-128i32..=127, -128i32..=127, -128i32..=127),
+            q in out_quant(),
         ) {
             prop_assume!(k.0 <= h && k.1 <= w);
             let win = Window { kernel: [k.0, k.1], stride: [st.0, st.1], padding: [0, 0] };
             let (oh, ow) = win.output_size(h, w).expect("fits");
-            let (s, os) = (Shape { h, w, c }, Shape { h: oh, w: ow, c });
-            let x = bytes(h * w * c, seed);
-            let q = out_quant(q);
+            let x = Lcg::new(seed).bytes(h * w * c);
+            let t = Tensor { data: &x, shape: Shape { h, w, c }, zero_point: 0 };
+            let shape = Shape { h: oh, w: ow, c };
             let mut want = vec![0i8; oh * ow * c];
-            pool_general(&x, s, &win, false, &mut want, os, q);
+            pool_general(t, &win, false, Out { data: &mut want, shape, q });
             let mut got = vec![0i8; want.len()];
-            pool(&x, s, &win, false, &mut got, os, q);
+            pool(t, &win, false, Out { data: &mut got, shape, q });
             prop_assert_eq!(got, want);
         }
 
@@ -239,9 +210,9 @@ mod tests {
             left_shift in 0u32..=20,
             m in (0i32..=i32::MAX, 0i32..=i32::MAX, 0i32..=i32::MAX),
             sh in (-31i32..=2, -31i32..=2, -31i32..=2),
-            q in (-128i32..=127, -128i32..=127, -128i32..=127),
+            q in out_quant(),
         ) {
-            let (a, b) = (bytes(n, seed), bytes(n, !seed));
+            let (a, b) = (Lcg::new(seed).bytes(n), Lcg::new(!seed).bytes(n));
             let p = Add {
                 left_shift,
                 input_multiplier: [m.0, m.1],
@@ -249,7 +220,6 @@ mod tests {
                 multiplier: m.2,
                 shift: sh.2,
             };
-            let q = out_quant(q);
             let mut want = vec![0i8; n];
             add_general(&a, zps.0, &b, zps.1, &p, &mut want, q);
             let mut got = vec![0i8; n];

@@ -5,7 +5,7 @@
 
 use core::fmt;
 
-use super::conv::{self, ConvParams, OutQuant, Tensor};
+use super::conv::{self, ConvParams, Out, OutQuant, Tensor};
 use super::dw;
 use super::head::{self, HeadParams};
 use super::model::{Layer, Model, ModelError, Op, Shape};
@@ -344,11 +344,16 @@ impl<'a> Encoder<'a> {
             shape: s,
             zero_point: zp,
         };
+        let mut out = Out {
+            data: out,
+            shape: os,
+            q,
+        };
         match &l.op {
             Op::Conv2d(_) => {
                 #[cfg(all(feature = "std", target_arch = "x86_64"))]
                 if let Some(p) = packed {
-                    if avx2::conv2d(p, i, t, out, os, q, work) {
+                    if avx2::conv2d(p, i, t, out.reborrow(), work) {
                         return;
                     }
                 }
@@ -356,22 +361,22 @@ impl<'a> Encoder<'a> {
                     // The 1x1 kernel: the firmware's (the host's SIMD im2col
                     // kernels are faster there).
                     #[cfg(target_arch = "arm")]
-                    if super::pw::pointwise(t, &p, out, os, q, work) {
+                    if super::pw::pointwise(t, &p, out.reborrow(), work) {
                         return;
                     }
-                    conv::conv2d(t, &p, out, os, q, work);
+                    conv::conv2d(t, &p, out, work);
                 }
             }
             Op::DepthwiseConv2d(c) => {
                 if let Some((p, _)) = self.conv_layer(i, l) {
-                    if !dw::depthwise3x3(t, &p, c.depth_multiplier, out, os, q, work) {
-                        conv::depthwise(t, &p, c.depth_multiplier, out, os, q);
+                    if !dw::depthwise3x3(t, &p, c.depth_multiplier, out.reborrow(), work) {
+                        conv::depthwise(t, &p, c.depth_multiplier, out);
                     }
                 }
             }
-            Op::AvgPool2d(w) => ops::pool(x, s, w, false, out, os, q),
-            Op::MaxPool2d(w) => ops::pool(x, s, w, true, out, os, q),
-            Op::Add(a) => ops::add(x, zp, x2, self.zero_points[t2], a, out, q),
+            Op::AvgPool2d(w) => ops::pool(t, w, false, out),
+            Op::MaxPool2d(w) => ops::pool(t, w, true, out),
+            Op::Add(a) => ops::add(x, zp, x2, self.zero_points[t2], a, out.data, q),
         }
         let _ = packed;
     }

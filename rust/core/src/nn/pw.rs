@@ -14,8 +14,8 @@
 //! (SXTB16 of a word of 4 int8 gives channels 0 and 2, of the word rotated
 //! by 8 channels 1 and 3). Padded channels are 0.
 
-use super::conv::{finish_short, ConvParams, OutQuant, Tensor};
-use super::model::{Shape, Window};
+use super::conv::{finish_full, finish_short, ConvParams, Out, OutQuant, Tensor};
+use super::model::Window;
 
 /// Channels per group.
 const G: usize = 4;
@@ -39,14 +39,8 @@ fn slot(c: usize, j: usize) -> usize {
 
 /// 1x1 conv2d; `false` (nothing written) where the kernel is not 1x1, the
 /// output has a single pixel or `work` is short.
-pub(crate) fn pointwise(
-    t: Tensor<'_>,
-    p: &ConvParams<'_>,
-    out: &mut [i8],
-    os: Shape,
-    q: OutQuant,
-    work: &mut [i16],
-) -> bool {
+pub(crate) fn pointwise(t: Tensor<'_>, p: &ConvParams<'_>, out: Out<'_>, work: &mut [i16]) -> bool {
+    let (os, q, out) = (out.shape, out.q, out.data);
     let (x, s, zp) = (t.data, t.shape, t.zero_point);
     let pixels = os.h * os.w;
     if p.window.kernel != [1, 1] || pixels < 2 {
@@ -81,9 +75,9 @@ pub(crate) fn pointwise(
         pack_pair(&x[at(px)..][..cin], &x[at(px + 1)..][..cin], zp, abuf);
         let (r0, r1) = out[px * cout..][..2 * cout].split_at_mut(cout);
         if short {
-            pixel_pair_short(abuf, wbuf, p, q, r0, r1);
+            pixel_pair::<true>(abuf, wbuf, p, q, r0, r1);
         } else {
-            pixel_pair(abuf, wbuf, p, q, r0, r1);
+            pixel_pair::<false>(abuf, wbuf, p, q, r0, r1);
         }
         px += 2;
     }
@@ -91,9 +85,10 @@ pub(crate) fn pointwise(
 }
 
 /// The outputs of one packed pixel pair `a` into `r0` and `r1`, every
-/// channel in the short form ([`ConvParams::short`]).
+/// channel in the short form ([`ConvParams::short`]) where `SHORT`, else in
+/// the full one.
 #[inline(never)]
-fn pixel_pair_short(
+fn pixel_pair<const SHORT: bool>(
     a: &[i16],
     wbuf: &[i16],
     p: &ConvParams<'_>,
@@ -101,7 +96,13 @@ fn pixel_pair_short(
     r0: &mut [i8],
     r1: &mut [i8],
 ) {
-    let finish = |acc: i32, m: i32, shift: i32| finish_short(acc, m, shift, q);
+    let finish = |acc: i32, m: i32, shift: i32| {
+        if SHORT {
+            finish_short(acc, m, shift, q)
+        } else {
+            finish_full(acc, m, shift, q)
+        }
+    };
     let per = a.len();
     let ws = wbuf.chunks_exact(per);
     let consts = p.bias.chunks_exact(2).zip(p.multiplier.chunks_exact(2));
@@ -120,26 +121,6 @@ fn pixel_pair_short(
         let [s0, _, s1, _] = dot_2x2(a, w, [p.bias[o]; 4]);
         r0[o] = finish(s0, p.multiplier[o], p.shift[o]);
         r1[o] = finish(s1, p.multiplier[o], p.shift[o]);
-    }
-}
-
-/// [`pixel_pair_short`] for any requantization parameters.
-fn pixel_pair(
-    a: &[i16],
-    wbuf: &[i16],
-    p: &ConvParams<'_>,
-    q: OutQuant,
-    r0: &mut [i8],
-    r1: &mut [i8],
-) {
-    let cout = r0.len();
-    for (j, w) in wbuf.chunks_exact(a.len()).enumerate() {
-        let (o0, o1) = (2 * j, (2 * j + 1).min(cout - 1));
-        let [s00, s01, s10, s11] = dot_2x2(a, w, [0; 4]);
-        r0[o0] = p.finish(s00, o0, q);
-        r0[o1] = p.finish(s01, o1, q);
-        r1[o0] = p.finish(s10, o0, q);
-        r1[o1] = p.finish(s11, o1, q);
     }
 }
 
@@ -280,6 +261,8 @@ mod arm {
 #[cfg(test)]
 mod tests {
     use super::super::conv;
+    use super::super::model::Shape;
+    use super::super::testing::{random, Layer};
     use super::*;
     use proptest::prelude::*;
 
@@ -292,51 +275,23 @@ mod tests {
         fn pointwise_matches_conv2d(
             (h, w, cin, cout) in (1usize..7, 1usize..7, 1usize..20, 1usize..9),
             stride in (1usize..=2, 1usize..=2),
-            zp in -128i32..=127,
-            seed in any::<u64>(),
-            big_bias in any::<bool>(),
-            zero_shift in any::<bool>(),
-            q in (-128i32..=127, -128i32..=127, -128i32..=127),
+            r in random(),
             odd_work in any::<bool>(),
         ) {
-            // Small biases and shifts <= -1 take the short form; a big bias,
-            // a shift >= 0 on any channel, the general one.
-            let mut r = seed;
-            let mut next = move || {
-                r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (r >> 32) as u32 as i32
-            };
-            let x: Vec<i8> = (0..h * w * cin).map(|_| next() as i8).collect();
-            let weight: Vec<i8> = (0..cout * cin).map(|_| next() as i8).collect();
-            let bias: Vec<i32> = (0..cout)
-                .map(|_| if big_bias { next().wrapping_mul(2) } else { next() % 5000 })
-                .collect();
-            let multiplier: Vec<i32> = (0..cout).map(|_| next() & i32::MAX).collect();
-            let shift: Vec<i32> = (0..cout)
-                .map(|_| match (big_bias, zero_shift) {
-                    (true, _) => next().rem_euclid(62) - 31,
-                    (false, true) => -(next().rem_euclid(3)),
-                    (false, false) => -1 - next().rem_euclid(31),
-                })
-                .collect();
             let window = Window { kernel: [1, 1], stride: [stride.0, stride.1], padding: [0, 0] };
-            let (oh, ow) = window.output_size(h, w).expect("fits");
-            let (s, os) = (Shape { h, w, c: cin }, Shape { h: oh, w: ow, c: cout });
-            let p = ConvParams { window, weight: &weight, bias: &bias, multiplier: &multiplier, shift: &shift };
-            let t = Tensor { data: &x, shape: s, zero_point: zp };
-            let (lo, hi) = (q.1.min(q.2), q.1.max(q.2));
-            let q = OutQuant { zero_point: q.0, min: lo, max: hi };
-            let mut want = std::vec![0i8; oh * ow * cout];
+            let l = Layer::new(r, Shape { h, w, c: cin }, window, cout, cin).expect("fits");
+            let (t, p) = (l.tensor(), l.params());
+            let mut want = l.buffer();
             let mut work = std::vec![0i16; conv::conv2d_work_len(&window, cin, cout)];
-            conv::conv2d(t, &p, &mut want, os, q, &mut work);
+            conv::conv2d(t, &p, l.out(&mut want), &mut work);
             let extra = usize::from(odd_work);
             let mut work = std::vec![7i16; work_len(&window, cin, cout) + extra];
-            let mut got = std::vec![0i8; want.len()];
-            prop_assert_eq!(pointwise(t, &p, &mut got, os, q, &mut work[extra..]), oh * ow > 1);
-            if oh * ow == 1 {
-                return Ok(());
+            let mut got = l.buffer();
+            let pixels = l.output.h * l.output.w;
+            prop_assert_eq!(pointwise(t, &p, l.out(&mut got), &mut work[extra..]), pixels > 1);
+            if pixels > 1 {
+                prop_assert_eq!(got, want);
             }
-            prop_assert_eq!(got, want);
         }
     }
 

@@ -126,6 +126,7 @@ fn im2col(x: &[i8], s: Shape, zp: i32, win: &Window, out_w: usize, p: usize, row
 }
 
 /// conv2d over NHWC int8; `work` holds at least [`conv2d_work_len`] values.
+#[inline(never)]
 pub(crate) fn conv2d(t: Tensor<'_>, p: &ConvParams<'_>, out: Out<'_>, work: &mut [i16]) {
     let (os, q, out) = (out.shape, out.q, out.data);
     let (x, s, zp) = (t.data, t.shape, t.zero_point);

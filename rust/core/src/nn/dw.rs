@@ -42,6 +42,7 @@ pub(crate) fn work_len(s: Shape, win: &Window, os: Shape, depth_multiplier: usiz
 
 /// Depthwise conv through planes; `false` (nothing written) where the kernel
 /// does not apply or `work` is short.
+#[inline(never)]
 pub(crate) fn depthwise3x3(
     t: Tensor<'_>,
     p: &ConvParams<'_>,
@@ -219,6 +220,7 @@ fn portable_pair3x3(r: &[i16], pw: usize, st: usize, kw: &[i32; 6], init: i32) -
 
 #[cfg(target_arch = "arm")]
 mod arm {
+    use crate::nn::asm::dsp_asm;
     /// Pixels `0..2n` (`2n <= w`) of one input row, 4 channels from `src`,
     /// into planes `0..4` at `row`; returns `2n`.
     #[allow(clippy::too_many_arguments)]
@@ -241,15 +243,13 @@ mod arm {
             src + (2 * pairs - 1) * c + 4 <= x.len() && 3 * plane + row + 2 * pairs <= buf.len()
         );
         let nzp = u32::from((-zp) as u16) * 0x1_0001;
-        let mut s = x[src..].as_ptr();
-        let mut d = buf[row..].as_mut_ptr();
-        let mut d2 = buf[2 * plane + row..].as_mut_ptr();
-        for _ in 0..pairs {
-            // SAFETY: the assert above bounds every word read (4 bytes at
-            // pixel `ix` and `ix + 1`) and written (2 halfwords at `ix` of
-            // each plane); unaligned LDR/STR are allowed on ARMv7E-M.
-            unsafe {
-                core::arch::asm!(
+        // SAFETY: the assert above bounds every word read (4 bytes at
+        // pixel `ix` and `ix + 1`) and written (2 halfwords at `ix` of each
+        // plane), `pairs > 0` times; unaligned LDR/STR are allowed on ARMv7E-M.
+        unsafe {
+            dsp_asm!(
+                [
+                    "2:",
                     "ldr {v0}, [{s}]",
                     "ldr {v1}, [{s}, {cb}]",
                     "sxtab16 {a}, {nzp}, {v0}",
@@ -265,22 +265,22 @@ mod arm {
                     "pkhtb {b}, {v1}, {b}, asr #16",
                     "str {b}, [{d2}, {ps}]",
                     "add {s}, {s}, {cb}, lsl #1",
-                    "adds {d}, {d}, #4",
-                    "adds {d2}, {d2}, #4",
-                    s = inout(reg) s,
-                    d = inout(reg) d,
-                    d2 = inout(reg) d2,
+                    "add {d}, {d}, #4",
+                    "add {d2}, {d2}, #4",
+                    "subs {n}, {n}, #1",
+                    "bne 2b",
+                ],
+                [
                     cb = in(reg) c,
                     ps = in(reg) 2 * plane,
                     nzp = in(reg) nzp,
-                    v0 = out(reg) _,
-                    v1 = out(reg) _,
-                    a = out(reg) _,
-                    b = out(reg) _,
-                    t = out(reg) _,
-                    options(nostack),
-                );
-            }
+                    s = inout(reg) x[src..].as_ptr() => _,
+                    d = inout(reg) buf[row..].as_mut_ptr() => _,
+                    d2 = inout(reg) buf[2 * plane + row..].as_mut_ptr() => _,
+                    n = inout(reg) pairs => _,
+                ],
+                scratch(v0, v1, a, b, t),
+            );
         }
         2 * pairs
     }
@@ -311,23 +311,22 @@ mod arm {
         }
         macro_rules! pair {
             ($c:literal, $s1:literal) => {
-                core::arch::asm!(
-                    row!("0", $c, $s1),
-                    "add {p}, {p}, {pwb}",
-                    row!("8", $c, $s1),
-                    "add {p}, {p}, {pwb}",
-                    row!("16", $c, $s1),
-                    p = inout(reg) r.as_ptr() => _,
-                    pwb = in(reg) 2 * pw,
-                    k = in(reg) k,
-                    s0 = inout(reg) s0,
-                    s1 = inout(reg) s1,
-                    a = out(reg) _,
-                    b = out(reg) _,
-                    c = out(reg) _,
-                    ka = out(reg) _,
-                    kb = out(reg) _,
-                    options(readonly, nostack),
+                dsp_asm!(
+                    [
+                        row!("0", $c, $s1),
+                        "add {p}, {p}, {pwb}",
+                        row!("8", $c, $s1),
+                        "add {p}, {p}, {pwb}",
+                        row!("16", $c, $s1),
+                    ],
+                    [
+                        p = inout(reg) r.as_ptr() => _,
+                        pwb = in(reg) 2 * pw,
+                        k = in(reg) k,
+                        s0 = inout(reg) s0,
+                        s1 = inout(reg) s1,
+                    ],
+                    scratch(a, b, c, ka, kb), readonly,
                 )
             };
         }

@@ -121,14 +121,13 @@ mod x86 {
 /// instruction on packed halfword pairs; 4 word loads feed 8 MACs.
 #[cfg(target_arch = "arm")]
 mod arm {
+    use crate::nn::asm::dsp_asm;
     #[inline]
     pub fn dot_2x2(a0: &[i16], a1: &[i16], w0: &[i16], w1: &[i16]) -> [i32; 4] {
         let n = super::common_len(a0, a1, w0, w1);
         let body = n - n % 4;
         let mut acc = [0i32; 4];
         if body > 0 {
-            let (mut p0, mut p1) = (a0.as_ptr(), a1.as_ptr());
-            let (mut q0, mut q1) = (w0.as_ptr(), w1.as_ptr());
             // SAFETY: reads `body` values (4 per step, `body % 4 == 0`,
             // `body > 0`) from each of the four slices, which hold at least
             // `n >= body`; word loads from halfword-aligned addresses are
@@ -136,7 +135,7 @@ mod arm {
             // flags change. Hand-scheduled because LLVM spills the
             // accumulators of this loop.
             unsafe {
-                let end = p0.add(body);
+                let end = a0.as_ptr().add(body);
                 // One pair of elements of every row: 4 word loads, 8 MACs.
                 macro_rules! pair_step {
                     () => {
@@ -152,28 +151,28 @@ mod arm {
                         )
                     };
                 }
-                core::arch::asm!(
-                    "2:",
-                    pair_step!(),
-                    pair_step!(),
-                    "cmp {p0}, {end}",
-                    "bne 2b",
-                    p0 = inout(reg) p0,
-                    p1 = inout(reg) p1,
-                    q0 = inout(reg) q0,
-                    q1 = inout(reg) q1,
-                    end = in(reg) end,
-                    s00 = inout(reg) acc[0],
-                    s01 = inout(reg) acc[1],
-                    s10 = inout(reg) acc[2],
-                    s11 = inout(reg) acc[3],
-                    x0 = out(reg) _,
-                    x1 = out(reg) _,
-                    v = out(reg) _,
-                    options(readonly, nostack),
+                dsp_asm!(
+                    [
+                        "2:",
+                        pair_step!(),
+                        pair_step!(),
+                        "cmp {p0}, {end}",
+                        "bne 2b",
+                    ],
+                    [
+                        p0 = inout(reg) a0.as_ptr() => _,
+                        p1 = inout(reg) a1.as_ptr() => _,
+                        q0 = inout(reg) w0.as_ptr() => _,
+                        q1 = inout(reg) w1.as_ptr() => _,
+                        end = in(reg) end,
+                        s00 = inout(reg) acc[0],
+                        s01 = inout(reg) acc[1],
+                        s10 = inout(reg) acc[2],
+                        s11 = inout(reg) acc[3],
+                    ],
+                    scratch(x0, x1, v), readonly,
                 );
             }
-            let _ = (p0, p1, q0, q1);
         }
         super::scalar_2x2(a0, a1, w0, w1, body, acc)
     }

@@ -2,6 +2,8 @@
 //! requantization), bit-exact with `semanticnn.int8.reference_encode`.
 //! Format and formulas: `docs/model-format.md`.
 
+#[cfg(target_arch = "arm")]
+mod asm;
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 mod avx2;
 mod conv;

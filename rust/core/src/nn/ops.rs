@@ -5,14 +5,14 @@
 //! proptested equal to it.
 
 use super::conv::{Out, OutQuant, Tensor};
-use super::model::{Add, Window};
+use super::model::{Add, Shape, Window};
 use super::requant::{requantize, Short};
 
 /// Average (`max == false`) or max pooling; padded positions are not counted.
 /// The input's zero point is not used (pooling keeps it).
 pub(crate) fn pool(t: Tensor<'_>, win: &Window, max: bool, out: Out<'_>) {
     if !max && win.padding == [0, 0] {
-        avg_unpadded(t, win, out);
+        avg_unpadded(t.data, t.shape, win, out.data, out.shape, out.q);
     } else {
         pool_general(t, win, max, out);
     }
@@ -61,9 +61,7 @@ fn div_round(acc: i32, n: i32) -> i32 {
 /// holds `kh * kw` values, so the channels of a window are summed as
 /// contiguous runs and the 2x2 window's division is a shift.
 #[inline(never)]
-fn avg_unpadded(t: Tensor<'_>, win: &Window, out: Out<'_>) {
-    let (x, s, os, q) = (t.data, t.shape, out.shape, out.q);
-    let out = out.data;
+fn avg_unpadded(x: &[i8], s: Shape, win: &Window, out: &mut [i8], os: Shape, q: OutQuant) {
     let [kh, kw] = win.kernel;
     let [sy, sx] = win.stride;
     let c = s.c;
@@ -170,7 +168,6 @@ fn add_general(a: &[i8], zpa: i32, b: &[i8], zpb: i32, p: &Add, out: &mut [i8], 
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::Shape;
     use super::super::testing::{out_quant, Lcg};
     use super::*;
     use proptest::prelude::*;

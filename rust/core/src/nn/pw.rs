@@ -172,6 +172,7 @@ fn portable_dot_2x2(a: &[i16], w: &[i16], init: [i32; 4]) -> [i32; 4] {
 #[cfg(target_arch = "arm")]
 mod arm {
     use super::G;
+    use crate::nn::asm::dsp_asm;
 
     /// Values `0..4n` (`4n <= a.len()`) of two rows, minus `zp`, into
     /// `abuf`; returns `4n`.
@@ -187,28 +188,28 @@ mod arm {
         // loads are allowed on ARMv7E-M) and writes `8 * groups` halfwords of
         // `abuf` (word-aligned, STRD), all bounded by the assert above.
         unsafe {
-            core::arch::asm!(
-                "2:",
-                "ldr {u}, [{pa}], #4",
-                "ldr {v}, [{pb}], #4",
-                "sxtab16 {t0}, {nzp}, {u}",
-                "sxtab16 {t1}, {nzp}, {v}",
-                "strd {t0}, {t1}, [{d}], #8",
-                "sxtab16 {t0}, {nzp}, {u}, ror #8",
-                "sxtab16 {t1}, {nzp}, {v}, ror #8",
-                "strd {t0}, {t1}, [{d}], #8",
-                "subs {n}, {n}, #1",
-                "bne 2b",
-                pa = inout(reg) a.as_ptr() => _,
-                pb = inout(reg) b.as_ptr() => _,
-                d = inout(reg) abuf.as_mut_ptr() => _,
-                n = inout(reg) groups => _,
-                nzp = in(reg) nzp,
-                u = out(reg) _,
-                v = out(reg) _,
-                t0 = out(reg) _,
-                t1 = out(reg) _,
-                options(nostack),
+            dsp_asm!(
+                [
+                    "2:",
+                    "ldr {u}, [{pa}], #4",
+                    "ldr {v}, [{pb}], #4",
+                    "sxtab16 {t0}, {nzp}, {u}",
+                    "sxtab16 {t1}, {nzp}, {v}",
+                    "strd {t0}, {t1}, [{d}], #8",
+                    "sxtab16 {t0}, {nzp}, {u}, ror #8",
+                    "sxtab16 {t1}, {nzp}, {v}, ror #8",
+                    "strd {t0}, {t1}, [{d}], #8",
+                    "subs {n}, {n}, #1",
+                    "bne 2b",
+                ],
+                [
+                    pa = inout(reg) a.as_ptr() => _,
+                    pb = inout(reg) b.as_ptr() => _,
+                    d = inout(reg) abuf.as_mut_ptr() => _,
+                    n = inout(reg) groups => _,
+                    nzp = in(reg) nzp,
+                ],
+                scratch(u, v, t0, t1),
             );
         }
         groups * G
@@ -222,36 +223,39 @@ mod arm {
         // SAFETY: reads the `n` halfwords of `a` and of `w` (equal, a
         // multiple of 8, > 0 by the assert; word-aligned for LDRD by the
         // caller's layout), 16 bytes of each per step.
+        // 2 values of both pixels by 2 of both output channels: 8 MACs.
+        macro_rules! step {
+            () => {
+                concat!(
+                    "ldrd {x0}, {x1}, [{pa}], #8\n",
+                    "ldrd {v0}, {v1}, [{pw}], #8\n",
+                    "smlad {s00}, {x0}, {v0}, {s00}\n",
+                    "smlad {s01}, {x0}, {v1}, {s01}\n",
+                    "smlad {s10}, {x1}, {v0}, {s10}\n",
+                    "smlad {s11}, {x1}, {v1}, {s11}\n",
+                )
+            };
+        }
         unsafe {
             let end = a.as_ptr().add(n);
-            core::arch::asm!(
-                "2:",
-                "ldrd {x0}, {x1}, [{pa}], #8",
-                "ldrd {v0}, {v1}, [{pw}], #8",
-                "smlad {s00}, {x0}, {v0}, {s00}",
-                "smlad {s01}, {x0}, {v1}, {s01}",
-                "smlad {s10}, {x1}, {v0}, {s10}",
-                "smlad {s11}, {x1}, {v1}, {s11}",
-                "ldrd {x0}, {x1}, [{pa}], #8",
-                "ldrd {v0}, {v1}, [{pw}], #8",
-                "smlad {s00}, {x0}, {v0}, {s00}",
-                "smlad {s01}, {x0}, {v1}, {s01}",
-                "smlad {s10}, {x1}, {v0}, {s10}",
-                "smlad {s11}, {x1}, {v1}, {s11}",
-                "cmp {pa}, {end}",
-                "bne 2b",
-                pa = inout(reg) a.as_ptr() => _,
-                pw = inout(reg) w.as_ptr() => _,
-                end = in(reg) end,
-                s00 = inout(reg) s00,
-                s01 = inout(reg) s01,
-                s10 = inout(reg) s10,
-                s11 = inout(reg) s11,
-                x0 = out(reg) _,
-                x1 = out(reg) _,
-                v0 = out(reg) _,
-                v1 = out(reg) _,
-                options(readonly, nostack),
+            dsp_asm!(
+                [
+                    "2:",
+                    step!(),
+                    step!(),
+                    "cmp {pa}, {end}",
+                    "bne 2b",
+                ],
+                [
+                    pa = inout(reg) a.as_ptr() => _,
+                    pw = inout(reg) w.as_ptr() => _,
+                    end = in(reg) end,
+                    s00 = inout(reg) s00,
+                    s01 = inout(reg) s01,
+                    s10 = inout(reg) s10,
+                    s11 = inout(reg) s11,
+                ],
+                scratch(x0, x1, v0, v1), readonly,
             );
         }
         [s00, s01, s10, s11]

@@ -1,5 +1,5 @@
-"""`bench channel` and `bench encoder`: the project's figure beside a baseline of the same
-run."""
+"""`bench channel`, `bench encoder` and `bench train`: the project's figure beside a
+baseline of the same run."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import json
 import click
 
 from semanticnn.bench.timing import CLOCKS
+from semanticnn.models.architecture import MODELS
+from semanticnn.train.config import DEVICES
 
 from . import options
 
@@ -90,3 +92,46 @@ def encoder(batch: int, threads: int | None, repeats: int, as_json: bool) -> Non
     click.echo(f"  rust ({r['rust_kernel']}) / torch  {r['ratio_vs_torch']:.2f}x (target >= 1.0)")
     click.echo(f"  rust ({r['rust_kernel']}) / numpy  {r['ratio_vs_numpy']:.1f}x (target >= 20)")
     click.echo(f"  rust == numpy reference: {r['rust_equals_reference']}")
+
+
+@bench.command("train")
+@click.option("--model", type=click.Choice(MODELS), default="tiny", show_default=True,
+              help="Zoo model (its default split), on 28x28x1 images, 10 classes.")  # fmt: skip
+@click.option("--batch", type=click.IntRange(1), default=64, show_default=True,
+              help="Images per training step.")  # fmt: skip
+@click.option("--repeats", type=click.IntRange(1), default=5, show_default=True,
+              help="Timed steps per row (median), after two warm-up steps.")  # fmt: skip
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="torch CPU threads for both rows [all cores].")  # fmt: skip
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="Where both steps run (auto: the GPU where one exists).")  # fmt: skip
+@options.as_json
+def train(
+    model: str, batch: int, repeats: int, threads: int | None, device: str, as_json: bool
+) -> None:
+    """A QAT training step (exact int8 forward) against the same step in float PyTorch.
+
+    One stage-2 step each (forward through the encoder with its frozen head, the
+    channel, the BER-aware decoder and the tail; cross-entropy; backward; Adam), same
+    weights, batch and threads.
+
+    \b
+    Example:
+      semanticnn bench train --model mobilenetv2-0.35 --threads 2
+    """
+    from semanticnn.bench.train import run_bench
+
+    r = run_bench(model, batch, repeats, threads, device)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    click.echo(
+        f"train step: {r['model']}, batch {r['batch']}, {r['threads']} threads, {r['device']}"
+    )
+    for name in ("qat", "float"):
+        v = r[name]
+        click.echo(
+            f"  {name:6s} {v['seconds'] * 1e3:10.1f} ms/step {v['images_per_s']:10.1f} images/s"
+        )
+    mark = "ok" if r["met"] else "MISSED"
+    click.echo(f"  qat / float {r['ratio']:.2f}x (target <= {r['target']:g}) {mark}")

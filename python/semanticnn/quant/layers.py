@@ -327,12 +327,12 @@ class QConv2d(_Observed):
         w = torch.from_numpy(p.weight).to(dev, dtype)
         with _exact_float():
             acc = self._conv(v.to(dtype), w, None)
-        acc = acc + torch.from_numpy(p.bias).to(dev, dtype).view(1, -1, 1, 1)
-        acc_int = wrap_int32(acc.round().to(torch.int64))
-        mult = torch.from_numpy(p.multiplier).to(dev, torch.int64).view(1, -1, 1, 1)
-        shift = torch.from_numpy(p.shift).to(dev, torch.int64).view(1, -1, 1, 1)
-        q = (requantize(acc_int, mult, shift) + p.zero_point).clamp_(p.act_min, p.act_max)
-        return q.to(torch.float32)
+        acc = acc.add_(torch.from_numpy(p.bias).to(dev, dtype).view(1, -1, 1, 1)).round_()
+        acc_int = acc.to(torch.int64)
+        if bound >= 2**31:  # below, every sum is an int32 already: the wrap changes nothing
+            acc_int = wrap_int32(acc_int)
+        q = _requantize(acc_int, p.multiplier, p.shift)
+        return q.add_(p.zero_point).clamp_(p.act_min, p.act_max).to(torch.float32)
 
 
 class QAdd(_Observed):
@@ -380,17 +380,40 @@ class QAdd(_Observed):
 
         def scaled(x: QTensor, k: int) -> torch.Tensor:
             v = (x.q.detach().to(torch.int64) - x.zero_point) << p.left_shift
-            return requantize(v, _i64(p.input_multipliers[k], v), _i64(p.input_shifts[k], v))
+            return _requantize(v, p.input_multipliers[k], p.input_shifts[k])
 
         s = wrap_int32(scaled(a, 0) + scaled(b, 1))
-        out = requantize(s, _i64(p.multiplier, s), _i64(p.shift, s)) + p.output.zero_point
+        out = _requantize(s, p.multiplier, p.shift).add_(p.output.zero_point)
         q = out.clamp_(p.act_min, p.act_max).to(torch.float32)
         y = y if self._needs_grad(a, b) else None
         return _straight_through(y, q, p.output.scale, p.output.zero_point, p.act_min, p.act_max)
 
 
-def _i64(v: int, like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(v, dtype=torch.int64, device=like.device)
+def _requantize(x: torch.Tensor, multiplier: object, shift: object) -> torch.Tensor:
+    """`quant.integer.requantize(x, multiplier, shift)` with tables given on the host (per
+    channel, dim 1, or one value), in fewer passes over `x` where no shift is positive.
+
+    With `x` int32 and `m` in [0, 2**31) no value saturates (`MIN * MIN` needs a negative
+    `m`), so `srdhm` is `floor((x m + 2**30) / 2**31)`; it is >= 0 exactly where
+    `x m >= -2**30`, and the rounding right shift by `e` of it adds an integer `c` and
+    floors by `2**e`. Two nested floors by powers of two are one:
+    `floor((x m + 2**30 + c 2**31) / 2**(31 + e))`, inside int64 (|x m| < 2**62, c <= 2**30).
+    """
+    m = np.asarray(multiplier, np.int64).reshape(-1)
+    e = np.asarray(shift, np.int64).reshape(-1)
+    view = (1, -1, *(1,) * (x.dim() - 2)) if len(m) > 1 else ()
+
+    def table(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).to(x.device).view(view)
+
+    if np.any(e > 0):
+        return requantize(x, table(m), table(e))
+    right = -e
+    c = (1 << 30) + ((((1 << right) - 1) >> 1) << 31)  # + 2**(e-1) - 1, the rounding
+    up = np.where(right > 0, 1 << 31, 0)  # + 1 where the srdhm result is >= 0 (e > 0)
+    p = x * table(m)
+    p.add_(torch.where(p >= -(1 << 30), table(c + up), table(c)))
+    return p.bitwise_right_shift_(table(right + 31))
 
 
 class QPool2d(nn.Module):

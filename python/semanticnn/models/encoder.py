@@ -28,7 +28,8 @@ from semanticnn.quant.layers import (
 
 # The compressor: stride-2 3x3 convs of this width, then a 1x1 conv to the latent.
 COMPRESSOR_WIDTH = 32
-# It halves the split features until they are at most this many pixels high.
+# It halves the split features until they are at most this many pixels high (smaller
+# ones keep their size: an 8x8x3 latent is already 72 bytes at 3 bits).
 LATENT_SIZE = 8
 DEFAULT_LATENT_CHANNELS = 3
 
@@ -36,12 +37,12 @@ DEFAULT_LATENT_CHANNELS = 3
 def compressor(
     graph: Graph, split: tuple[int, int, int], latent_channels: int
 ) -> tuple[int, int, int]:
-    """Append the compressor to `graph`: at least one stride-2 conv + ReLU, as many as
-    bring the split features' height to <= LATENT_SIZE, then a 1x1 conv to the latent;
-    returns the latent's (C, H, W)."""
+    """Append the compressor to `graph`: as many stride-2 convs + ReLU as bring the
+    split features' height to <= LATENT_SIZE, then a 1x1 conv to the latent; returns
+    the latent's (C, H, W)."""
     c, h, w = split
     x = graph.last
-    for _ in range(max(1, math.ceil(math.log2(h / LATENT_SIZE)))):
+    for _ in range(max(0, math.ceil(math.log2(h / LATENT_SIZE)))):
         x = graph.add(Conv(c, COMPRESSOR_WIDTH, 3, 2, bn=False), x)
         c = COMPRESSOR_WIDTH
         h, w = (_core.conv_output_size(n, 3, 2, 1) for n in (h, w))

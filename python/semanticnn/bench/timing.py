@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -19,14 +19,25 @@ CLOCKS: dict[str, Callable[[], float]] = {
 
 def median_seconds(fn: Callable[[], object], repeats: int, clock: str = "wall") -> float:
     """Median time of `repeats` calls of `fn` after one warm-up call."""
+    return interleaved_seconds({"": fn}, repeats, clock)[""]
+
+
+def interleaved_seconds(
+    fns: Mapping[str, Callable[[], object]], repeats: int, clock: str = "wall"
+) -> dict[str, float]:
+    """Median time of each of `fns` after one warm-up call each, timed in turns (one
+    call of each per round), so that a change in the machine's load hits every row
+    alike."""
     now = CLOCKS[clock]
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = now()
+    for fn in fns.values():
         fn()
-        times.append(now() - t0)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = now()
+            fn()
+            times[name].append(now() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def timed_once(fn: Callable[[], T]) -> tuple[T, float]:

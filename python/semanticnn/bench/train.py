@@ -5,7 +5,8 @@ One step is stage 2's (`semanticnn.train.stages.stage2_epoch`) without the teach
 BER, the BER-aware decoder and the tail), cross-entropy on the logits, backward, an
 Adam step over the parameters stage 2 trains, and `loss.item()`. Both models are
 built from the same seed, on the same batch, with the same torch threads; each row is
-the median of `repeats` timed steps after two warm-up steps (`timing.median_seconds`).
+the median of `repeats` timed steps after two warm-up steps, the two variants timed in
+turns so that a change in the machine's load hits both (`timing.interleaved_seconds`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import torch.nn.functional as F
 
 from semanticnn.models import SemanticNN, build_base
 from semanticnn.models.zoo import model_spec, split_shape
-from semanticnn.train.ddp import _use_cuda
+from semanticnn.train.ddp import use_cuda
 
-from .timing import median_seconds
+from .timing import interleaved_seconds
 
 SHAPE = (1, 28, 28)  # (C, H, W): the MNIST-sized input the zoo's models train on
 CLASSES = 10
+VARIANTS = (("qat", True), ("float", False))
 TARGET_RATIO = 2.0  # issue 13: the QAT step at most twice the float step (CPU)
 
 
@@ -67,16 +69,15 @@ def run_bench(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Median seconds of the QAT and the float training step, and their ratio."""
-    dev = torch.device("cuda" if _use_cuda(device) else "cpu")
+    dev = torch.device("cuda" if use_cuda(device) else "cpu")
     threads = threads or os.cpu_count() or 1
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        seconds: dict[str, float] = {}
-        for name, qat in (("qat", True), ("float", False)):
-            step = training_step(model, qat, batch, dev, seed)
+        steps = {name: training_step(model, qat, batch, dev, seed) for name, qat in VARIANTS}
+        for step in steps.values():
             step()  # the first step makes Adam's state; the second is still slower
-            seconds[name] = median_seconds(step, repeats)
+        seconds = interleaved_seconds(steps, repeats)
     finally:
         torch.set_num_threads(previous)
     ratio = seconds["qat"] / seconds["float"]

@@ -24,7 +24,7 @@ class Dist:
         return self.rank == 0
 
 
-def _use_cuda(device: str) -> bool:
+def use_cuda(device: str) -> bool:
     """Whether to train on the GPU: `auto` where one exists, `cuda` demands one."""
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
@@ -36,7 +36,7 @@ def _use_cuda(device: str) -> bool:
 def setup(device: str = "auto") -> Dist:
     """Join the process group that torchrun describes in the environment, if any;
     train on `device` (auto: the GPU where one exists)."""
-    cuda = _use_cuda(device)
+    cuda = use_cuda(device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Dist(0, 1, torch.device("cuda" if cuda else "cpu"))

@@ -25,7 +25,7 @@ def test_bench_json_reports_both_steps() -> None:
         assert r[name]["seconds"] > 0
         assert r[name]["images_per_s"] == approx(2 / r[name]["seconds"])
     assert r["ratio"] == approx(r["qat"]["seconds"] / r["float"]["seconds"])
-    assert r["target"] == 2.0 and r["met"] == (r["ratio"] <= 2.0)
+    assert r["target"] == 2.0 and r["met"] == (r["ratio"] <= 2.0 if r["device"] == "cpu" else None)
 
 
 def test_bench_rejects_an_unknown_model() -> None:

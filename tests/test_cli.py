@@ -40,6 +40,8 @@ def test_the_tree_has_every_command() -> None:
         "semanticnn channel-demo",
         "semanticnn bench channel",
         "semanticnn bench encoder",
+        "semanticnn bench train",
+        "semanticnn zoo",
     }
 
 

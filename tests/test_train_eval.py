@@ -283,3 +283,18 @@ def test_torchrun_ddp_two_cpu_processes(tmp_path: Path, dataset: str, tiny: dict
     run = load_run(out)
     assert run.info.dataset == "tiny"
     assert proc.stdout.count("[train] stage2/blind epoch 2/2") == 1  # printed by rank 0 only
+
+
+def test_resume_from_a_damaged_checkpoint_is_one_line(
+    tmp_path: Path, dataset: str, tiny: dict[str, int]
+) -> None:
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps(TrainConfig(dataset=dataset, **tiny).to_dict()))
+    (out / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in tiny.items()]
+    res = CliRunner().invoke(
+        main, ["train", "--out", str(out), "--resume", "--dataset", dataset, *args]
+    )
+    assert res.exit_code == 1 and "not a readable checkpoint" in res.output, res.output
+    assert res.output.startswith("Error: ") and res.output.count("\n") == 1

@@ -59,12 +59,15 @@ class ExportCheck:
         return self.matching / max(self.values, 1)
 
 
-@torch.no_grad()
+CHECK_BATCH = 256
+
+
 def check_export(enc: SemanticEncoder, path: Path, x: torch.Tensor) -> ExportCheck:
     """Compare the Rust encoder's symbols on `x` with the fake-quant PyTorch symbols
     (Gray-mapped when the model's head maps them)."""
     enc.eval()
-    _, sym = enc(x)
+    with torch.no_grad():  # in batches: the exact integer path holds int64 tensors
+        sym = torch.cat([enc(x[i : i + CHECK_BATCH])[1] for i in range(0, len(x), CHECK_BATCH)])
     torch_sym = sym.permute(0, 2, 3, 1).reshape(len(x), -1).to(torch.uint8).numpy()
     rust = int8.Encoder.load(path)
     if rust.gray:

@@ -91,5 +91,6 @@ def run_bench(
         "float": {"seconds": seconds["float"], "images_per_s": batch / seconds["float"]},
         "ratio": ratio,
         "target": TARGET_RATIO,
-        "met": ratio <= TARGET_RATIO,
+        # The target is the CPU's; on a GPU the ratio is reported, not judged.
+        "met": ratio <= TARGET_RATIO if dev.type == "cpu" else None,
     }

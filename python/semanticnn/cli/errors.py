@@ -16,6 +16,8 @@ import click
 from semanticnn.firmware.build import FirmwareError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, EOFError, FirmwareError)
+# A missing optional dependency (torch, pyserial, ...): said in one line, with the cure.
+INSTALL_HINT = "scripts/setup.sh installs every optional dependency into .venv/"
 
 
 def one_line(error: BaseException) -> str:
@@ -32,3 +34,5 @@ class Group(click.Group):
             return super().invoke(ctx)
         except USER_ERRORS as e:
             raise click.ClickException(one_line(e)) from None
+        except ImportError as e:
+            raise click.ClickException(f"{one_line(e)} ({INSTALL_HINT})") from None

@@ -208,8 +208,13 @@ def study(out: Path, seeds: int, jobs: int, repeats: int, eval_set: str, **kwarg
     show_default=True,
     help="Board the device half is built for (QEMU counts instructions on netduinoplus2).",
 )
-@functools.partial(options.config_options, without=("model",))
-def zoo(out: Path, models: str, repeats: int, board_name: str, **kwargs: Any) -> None:
+@click.option(
+    "--split",
+    default="",
+    help="Split point for the models that have it (the others take their default).",
+)
+@functools.partial(options.config_options, without=("model", "split"))
+def zoo(out: Path, models: str, repeats: int, board_name: str, split: str, **kwargs: Any) -> None:
     """Every zoo model on one data set: trained, evaluated as deployed, exported and run
     on the device in QEMU; one row each. Resumable.
 
@@ -223,9 +228,15 @@ def zoo(out: Path, models: str, repeats: int, board_name: str, **kwargs: Any) ->
     unknown = [m for m in names if m not in MODELS]
     if unknown or not names:
         raise click.BadParameter(f"{unknown or models!r}; models: {', '.join(MODELS)}")
-    rows = run_zoo(options.pop_config(kwargs), names, out, repeats, board_name)
+    rows = run_zoo(options.pop_config(kwargs), names, out, repeats, board_name, split)
     for line in zoo_lines(rows):
         click.echo(line)
+
+
+def _or_dash(value: float | None, scale: float, spec: str) -> str:
+    """`value * scale` formatted, or a dash where there is none (not run in QEMU)."""
+    width = spec.split(".")[0]
+    return f"{'-':>{width}s}" if value is None else format(value * scale, spec)
 
 
 def zoo_lines(rows: list[ZooRow]) -> Iterator[str]:
@@ -238,8 +249,8 @@ def zoo_lines(rows: list[ZooRow]) -> Iterator[str]:
     for r in rows:
         a = r["accuracy"]
         device = (
-            f"{(r['macs'] or 0) / 1e6:6.2f} {r['flash_bytes'] or 0:7d} {r['ram_bytes'] or 0:7d} "
-            f"{(r['instructions'] or 0) / 1e6:7.2f} {r['ms_at_168mhz'] or 0:7.1f}"
+            f"{_or_dash(r['macs'], 1e-6, '6.2f')} {r['flash_bytes']:7d} {r['ram_bytes']:7d} "
+            f"{_or_dash(r['instructions'], 1e-6, '7.2f')} {_or_dash(r['ms_at_168mhz'], 1, '7.1f')}"
             if r["fits"]
             else f"does not fit {r['board']}: {r['message']}"
         )

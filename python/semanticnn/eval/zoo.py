@@ -24,6 +24,7 @@ CLOCK_HZ = 168e6
 # The issue's targets for the real base models.
 TARGET_GAP_1E3 = 1.5  # points of delivered accuracy below the model's own unsplit one
 TARGET_COMPRESSION = 300.0
+EXPORT_MATCH = 0.999  # the share of the test set's symbols Rust must reproduce
 
 
 class ZooRow(TypedDict):
@@ -34,6 +35,7 @@ class ZooRow(TypedDict):
     accuracy: dict[str, float]  # SemanticNN's delivered accuracy at BER "0", "0.001", "0.01"
     frame_bytes: float
     compression_on_air: float
+    export_symbol_match: float  # Rust symbols equal to fake-quant PyTorch's, test set
     board: str
     fits: bool
     message: str  # why it does not fit, and where it would
@@ -49,23 +51,29 @@ def run_dir(out: Path, cfg: TrainConfig) -> Path:
     from semanticnn.models.architecture import check_model
 
     dataset = cfg.dataset.replace(":", "_").replace("/", "_")
-    return out / dataset / f"{cfg.model}-{check_model(cfg.model, cfg.split, cfg.arch)}"
+    name = f"{cfg.model}-{check_model(cfg.model, cfg.split, cfg.tail)}"
+    return out / dataset / (f"{name}-{cfg.tail}" if cfg.model == "tiny" else name)
 
 
 def _report(run: Path, repeats: int) -> Report:
-    """The run's report: reused when made with these settings, else evaluated again."""
+    """The run's report: reused when made with these settings after the run finished,
+    else evaluated again."""
     from semanticnn.eval.report import evaluate_run, plot_report, write_report
     from semanticnn.eval.study import report_matches
     from semanticnn.train import load_run
 
     path = run / "report.json"
-    if report_matches(path, repeats, "test"):
+    if _newer(path, run / "model.pt") and report_matches(path, repeats, "test"):
         report: Report = json.loads(path.read_text())
         return report
     report = evaluate_run(load_run(run), repeats)
     write_report(report, path)
     plot_report(report, run / "report.png")
     return report
+
+
+def _newer(path: Path, than: Path) -> bool:
+    return path.is_file() and path.stat().st_mtime >= than.stat().st_mtime
 
 
 def _accuracy_at(report: Report, system: str, ber: float) -> float:
@@ -82,7 +90,7 @@ def zoo_row(cfg: TrainConfig, out: Path, repeats: int, board_name: str) -> ZooRo
     import torch
 
     from semanticnn.data import load_dataset
-    from semanticnn.export import export_encoder, write_test_images
+    from semanticnn.export import check_export, export_encoder, write_test_images
     from semanticnn.firmware.boards import board
     from semanticnn.firmware.build import FirmwareError, build
     from semanticnn.firmware.emulate import run_encoder
@@ -94,10 +102,12 @@ def zoo_row(cfg: TrainConfig, out: Path, repeats: int, board_name: str) -> ZooRo
     train_run(cfg, run, resume=True)
     report = _report(run, repeats)
     model = run / ENCODER_FILE
-    if not model.is_file() or model.stat().st_mtime < (run / "model.pt").stat().st_mtime:
-        trained = load_run(run)
+    trained = load_run(run)
+    test = torch.from_numpy(load_dataset(cfg.dataset).test.x)
+    if not _newer(model, run / "model.pt"):
         export_encoder(trained.aware.encoder, trained.info.input_shape, model, trained.aware.gray)
-        write_test_images(model, torch.from_numpy(load_dataset(cfg.dataset).test.x))
+        write_test_images(model, test)
+    match = check_export(trained.aware.encoder, model, test).fraction
     b = board(board_name)
     fits, message = True, ""
     flash = ram = macs = None
@@ -116,14 +126,20 @@ def zoo_row(cfg: TrainConfig, out: Path, repeats: int, board_name: str) -> ZooRo
     original = _accuracy_at(report, "original", 0.0)
     acc = {f"{ber:g}": _accuracy_at(report, "semanticnn", ber) for ber in (0.0, 1e-3, 1e-2)}
     compression = snn.get("compression_on_air") or 0.0
+    if match < EXPORT_MATCH:
+        raise ValueError(
+            f"{model}: the Rust encoder reproduces only {100 * match:.3f}% of the fake-quant "
+            f"PyTorch symbols (need {100 * EXPORT_MATCH:g}%)"
+        )
     return ZooRow(
         model=cfg.model,
-        split=check_model(cfg.model, cfg.split, cfg.arch),
+        split=check_model(cfg.model, cfg.split, cfg.tail),
         dataset=report["dataset"],
         original_accuracy=original,
         accuracy=acc,
         frame_bytes=snn["frame_bytes"] or 0.0,
         compression_on_air=compression,
+        export_symbol_match=match,
         board=board_name,
         fits=fits,
         message=message,
@@ -143,18 +159,23 @@ def zoo_row(cfg: TrainConfig, out: Path, repeats: int, board_name: str) -> ZooRo
 
 
 def run_zoo(
-    cfg: TrainConfig, models: list[str], out: Path, repeats: int, board_name: str
+    cfg: TrainConfig,
+    models: list[str],
+    out: Path,
+    repeats: int,
+    board_name: str,
+    split: str = "",
 ) -> list[ZooRow]:
-    """One row per model of `models` on `cfg.dataset` (each at its default split point,
-    or `cfg.split` when the model has it); writes `zoo-<dataset>.json` into `out`."""
+    """One row per model of `models` on `cfg.dataset` (each at `split` when the model has
+    that split point, else at its default); writes `zoo-<dataset>.json` into `out`."""
     from semanticnn.fsutil import write_text_atomic
     from semanticnn.models.architecture import SPLITS
 
     rows = []
     for name in models:
-        split = cfg.split if cfg.split in SPLITS.get(name, ()) else ""
+        at = split if split in SPLITS.get(name, ()) else ""
         rows.append(
-            zoo_row(dataclasses.replace(cfg, model=name, split=split), out, repeats, board_name)
+            zoo_row(dataclasses.replace(cfg, model=name, split=at), out, repeats, board_name)
         )
     doc = {"format": ZOO_FORMAT, "version": ZOO_VERSION, "rows": rows}
     name = rows[0]["dataset"] if rows else "none"

@@ -23,6 +23,7 @@ import numpy as np
 from .. import int8
 from ..fsutil import write_bytes_atomic
 from ..int8.params import activation_range, quantize_multiplier
+from ..int8.synthetic import spread_multipliers
 from ..models.architecture import ConvSpec
 from ..paths import images_for
 from .boards import board
@@ -117,8 +118,6 @@ ROWS = (
     Row("add", 8, 8, 24, 24, 1, 81.3, "arm_elementwise_add_s8"),
     Row("avgpool", 16, 16, 32, 32, 2, 41.4, "arm_avgpool_s8"),
 )
-# Kept for callers of the first version (the four conv rows).
-SHAPES = ROWS[:4]
 SEED = 20251125
 
 
@@ -126,13 +125,6 @@ def _write_if_changed(path: Path, data: bytes) -> None:
     """Keep the file (and its mtime, so cargo's cache holds) when unchanged."""
     if not path.is_file() or path.read_bytes() != data:
         write_bytes_atomic(path, data)
-
-
-def _requant(rng: np.random.Generator, n: int, fan_in: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel multipliers that spread the outputs over the int8 range
-    (as `int8.synthetic_model` chooses them)."""
-    real = rng.uniform(0.6, 1.4, n) * 70.0 / (np.sqrt(fan_in) * 60.0 * 73.0)
-    return quantize_multiplier(real)
 
 
 def _layers(r: Row, rng: np.random.Generator) -> tuple[int8.Input, list[int8.Layer], int8.Head]:
@@ -148,7 +140,7 @@ def _layers(r: Row, rng: np.random.Generator) -> tuple[int8.Input, list[int8.Lay
     if r.kind == "depthwise":
         weight = rng.integers(-127, 128, (3, 3, r.cout), dtype=np.int8)
         bias = rng.integers(-2000, 2000, r.cout).astype(np.int32)
-        mult, shift = _requant(rng, r.cout, 9)
+        mult, shift = spread_multipliers(rng, r.cout, 9)
         lo, hi = activation_range("relu6", 0.05, zp)
         layer: int8.Layer = int8.DepthwiseConv2d(
             weight,

@@ -186,8 +186,12 @@ def build(
     return Built(dest, board, elf_usage(dest, board))
 
 
-# The build script's refusal (firmware-rs/build.rs) of a model the board cannot hold.
-TOO_BIG = re.compile(r"error: (model .* does not fit board .*? needs (\d+) bytes of RAM.*)")
+# The build script's refusals (firmware-rs/build.rs) of a model the board cannot hold:
+# its RAM (the bytes it needs), or its flash (the bytes the model takes, plus a reserve).
+TOO_BIG = re.compile(
+    r"error: (model .* does not fit board .*?(?:needs (?P<ram>\d+) bytes of RAM"
+    r"|take (?P<flash>\d+) bytes of flash, plus (?P<reserve>\d+)).*)"
+)
 
 
 def _does_not_fit(stderr: str, board: Board) -> str | None:
@@ -196,9 +200,12 @@ def _does_not_fit(stderr: str, board: Board) -> str | None:
     found = TOO_BIG.search(stderr)
     if not found:
         return None
-    need = int(found[2])
-    short = need - memory_regions(board)["RAM"].length
-    fits = [b.name for b in BOARDS.values() if memory_regions(b)["RAM"].length >= need]
+    if found["ram"]:
+        region, need = "RAM", int(found["ram"])
+    else:
+        region, need = "FLASH", int(found["flash"]) + int(found["reserve"])
+    short = need - memory_regions(board)[region].length
+    fits = [b.name for b in BOARDS.values() if memory_regions(b)[region].length >= need]
     where = f"it fits {', '.join(fits)}" if fits else "no supported board has that much RAM"
     return f"{found[1].strip()} ({short} bytes short; {where})"
 

@@ -46,7 +46,7 @@ class Encoder:
 
     @staticmethod
     def kernels() -> list[str]:
-        """Conv kernels this CPU runs, fastest first (e.g. ["avx2", "portable"])."""
+        """Conv kernels this CPU runs, fastest first (e.g. ["avx2", "im2col"])."""
         return _core.Int8Encoder.kernels()
 
     def encode(

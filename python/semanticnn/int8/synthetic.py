@@ -16,6 +16,15 @@ from semanticnn.models.architecture import (
 )
 
 
+def spread_multipliers(
+    rng: np.random.Generator, channels: int, fan_in: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (multiplier, shift) that spread the outputs of random int8 weights
+    and inputs over the int8 range."""
+    real = rng.uniform(0.6, 1.4, channels) * 70.0 / (np.sqrt(fan_in) * 60.0 * 73.0)
+    return quantize_multiplier(real)
+
+
 def synthetic_model(
     architecture: Sequence[ConvSpec] | None = None,
     input_shape: tuple[int, int, int] = DEFAULT_INPUT_SHAPE,
@@ -38,9 +47,7 @@ def synthetic_model(
         k = spec.kernel
         wt = rng.integers(-127, 128, (spec.out_channels, k, k, spec.in_channels), dtype=np.int8)
         bias = rng.integers(-2000, 2000, spec.out_channels).astype(np.int32)
-        fan_in = k * k * spec.in_channels
-        real = rng.uniform(0.6, 1.4, spec.out_channels) * 70.0 / (np.sqrt(fan_in) * 60.0 * 73.0)
-        mult, shift = quantize_multiplier(real)
+        mult, shift = spread_multipliers(rng, spec.out_channels, k * k * spec.in_channels)
         zp = -128 if spec.relu else int(rng.integers(-10, 10))
         act_min, act_max = activation_range("relu" if spec.relu else "none", 0.05, zp)
         layers.append(

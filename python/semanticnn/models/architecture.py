@@ -22,12 +22,14 @@ class ConvSpec:
 
 
 def default_architecture() -> list[ConvSpec]:
-    """The encoder every part of the project uses (training, export, bench).
+    """The `tiny` model's encoder on 28x28x1 images, as the benches and the synthetic
+    test models run it.
 
-    Input 28x28x1; the second conv is the split point (14x14x32); the last
-    1x1 conv makes the 7x7x3 latent that the head quantizes (3 bits each: 441
-    bits, 56 bytes, 448x less than the float32 split features). Edit channel
-    counts here, and only here.
+    The first two convs are tiny's head (`models.zoo` builds them from here; the
+    second is the split point, 14x14x32); the last two are what the compressor
+    (`models.encoder.compressor`) makes of those split features: a stride-2 conv and
+    the 1x1 conv to the 7x7x3 latent that the head quantizes (3 bits each: 441 bits,
+    56 bytes, 448x less than the float32 split features).
     """
     return [
         ConvSpec(1, 16, 3, 1, 1, relu=True),

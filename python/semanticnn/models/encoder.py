@@ -145,8 +145,8 @@ class SemanticEncoder(nn.Module):
             raise ValueError("the encoder was trained without QAT: it has no int8 model")
         quant = [(INPUT_SCALE, INPUT_ZERO_POINT)]
         layers: list[int8.Layer] = []
-        twins = [n for n in self.nodes if isinstance(n, QConv2d | QAdd | QPool2d)]
-        for node, ins in zip(twins, self.inputs, strict=True):
+        for node, ins in zip(self.nodes, self.inputs, strict=True):
+            assert isinstance(node, QConv2d | QAdd | QPool2d), "a twin graph holds twins"
             layer: int8.Layer
             if isinstance(node, QAdd):
                 layer = node.int8_layer(quant[ins[0]], quant[ins[1]], (ins[0], ins[1]))

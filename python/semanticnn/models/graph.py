@@ -19,7 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semanticnn.quant.layers import ACTIVATIONS, QAdd, QConv2d, QPool2d, activate
+from semanticnn.quant.layers import (
+    QAdd,
+    QConv2d,
+    QPool2d,
+    activate,
+    check_activation,
+    check_pool,
+)
 
 
 class Conv(nn.Module):
@@ -38,8 +45,7 @@ class Conv(nn.Module):
         padding: int | None = None,
     ) -> None:
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        check_activation(activation)
         pad = kernel // 2 if padding is None else padding
         self.conv = nn.Conv2d(cin, cout, kernel, stride, pad, groups=groups, bias=not bn)
         self.bn = nn.BatchNorm2d(cout) if bn else None
@@ -66,8 +72,7 @@ class Pool(nn.Module):
 
     def __init__(self, kind: str, kernel: int, stride: int, padding: int = 0) -> None:
         super().__init__()
-        if kind not in ("avg", "max"):
-            raise ValueError(f"pool kind must be avg or max, got {kind!r}")
+        check_pool(kind)
         self.kind, self.kernel, self.stride, self.padding = kind, kernel, stride, padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -100,7 +100,16 @@ def build_head(spec: ModelSpec) -> Graph:
     if spec.name == "tiny":
         x = 0
         for s in _tiny_convs(spec):
-            x = head.add(Conv(s.in_channels, s.out_channels, s.kernel, s.stride, bn=False), x)
+            conv = Conv(
+                s.in_channels,
+                s.out_channels,
+                s.kernel,
+                s.stride,
+                bn=False,
+                activation="relu" if s.relu else "none",
+                padding=s.padding,
+            )
+            x = head.add(conv, x)
         return head
     if spec.name in WIDTHS:
         stem = _divisible(32 * WIDTHS[spec.name])

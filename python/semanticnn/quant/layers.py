@@ -75,7 +75,16 @@ def activate(y: torch.Tensor, activation: str) -> torch.Tensor:
     return y
 
 
-def _check_activation(activation: str) -> str:
+POOLS = ("avg", "max")
+
+
+def check_pool(kind: str) -> str:
+    if kind not in POOLS:
+        raise ValueError(f"pool kind must be one of {POOLS}, got {kind!r}")
+    return kind
+
+
+def check_activation(activation: str) -> str:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     return activation
@@ -115,7 +124,7 @@ class _Observed(nn.Module):
 
     def __init__(self, activation: str, momentum: float) -> None:
         super().__init__()
-        self.activation = _check_activation(activation)
+        self.activation = check_activation(activation)
         self.momentum = momentum
         self.register_buffer("lo", torch.tensor(0.0))
         self.register_buffer("hi", torch.tensor(0.0))
@@ -426,8 +435,7 @@ class QPool2d(nn.Module):
 
     def __init__(self, kind: str, kernel: int, stride: int, padding: int = 0) -> None:
         super().__init__()
-        if kind not in ("avg", "max"):
-            raise ValueError(f"kind must be 'avg' or 'max', got {kind!r}")
+        check_pool(kind)
         if not 0 <= padding < kernel:
             raise ValueError(f"padding must be in 0..kernel, got {padding}")
         self.kind, self.kernel, self.stride, self.padding = kind, kernel, stride, padding

@@ -35,9 +35,9 @@ class TrainConfig:
         "Split point: the head up to it runs on the device (tiny: conv2; mobilenetv2: "
         "block1..block4, default block3; resnet: stem or stage1, default stage1).",
     )
-    arch: str = _field("resnet", "Edge tail of the tiny model: resnet or mobilenetv2.")
+    tail: str = _field("resnet", "Edge tail of the tiny model: resnet or mobilenetv2.")
     latent_channels: int = _field(
-        0, "Channels of the transmitted latent (0: those of the device's last conv)."
+        0, "Channels of the transmitted latent (0: 3, models.encoder.DEFAULT_LATENT_CHANNELS)."
     )
     levels: int = _field(8, "Soft-quantizer levels per feature (bits on air: ceil(log2)).")
     power_norm: bool = _field(
@@ -93,7 +93,7 @@ class TrainConfig:
             raise ValueError(f"p_clean must be in [0, 1], got {self.p_clean}")
         if not 0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
-        check_model(self.model, self.split, self.arch)
+        check_model(self.model, self.split, self.tail)
         if self.shift < 0:
             raise ValueError(f"shift must be >= 0, got {self.shift}")
         for name in ("batch_size", "levels"):
@@ -105,6 +105,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        if "arch" in d:  # what `tail` was called before the model zoo
+            d = {("tail" if k == "arch" else k): v for k, v in d.items()}
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:

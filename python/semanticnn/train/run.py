@@ -11,6 +11,7 @@ The run folder holds `config.json`, `checkpoint.pt` (while training) and `model.
 from __future__ import annotations
 
 import json
+import pickle
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -141,7 +142,7 @@ def _build(cfg: TrainConfig, info: RunInfo) -> tuple[BaseClassifier, dict[Varian
 
 def model_spec_of(cfg: TrainConfig, shape: tuple[int, int, int], classes: int) -> ModelSpec:
     """The zoo model of a run: `cfg.model` cut at `cfg.split`, for its data."""
-    return model_spec(cfg.model, cfg.split, shape, classes, cfg.arch)
+    return model_spec(cfg.model, cfg.split, shape, classes, cfg.tail)
 
 
 def _info(cfg: TrainConfig, data: Splits) -> RunInfo:
@@ -211,7 +212,7 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False, device: str = "
     ckpt: Checkpoint | None = None
     if resume and ckpt_path.exists():
         _check_config(out, cfg)
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ckpt = _read(ckpt_path)
     elif d.main:
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
@@ -221,9 +222,7 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False, device: str = "
     timings: dict[str, float] = dict(ckpt["timings"]) if ckpt else {}
     start_phase, start_epoch = (ckpt["phase"], ckpt["epoch"]) if ckpt else (0, 0)
     if ckpt:
-        base.load_state_dict(ckpt["base"])
-        for v in VARIANTS:
-            snns[v].load_state_dict(ckpt[v])
+        _load_models(ckpt_path, ckpt, base, snns)
     cache: dict[str, torch.Tensor] = {}  # the XAI weights, from the frozen base
     for pi, (stage, variant) in enumerate(PHASES):
         if pi < start_phase:
@@ -294,6 +293,33 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False, device: str = "
     return final
 
 
+def _read(path: Path) -> Any:
+    """A saved checkpoint or run; a file that is not one is a one-line ValueError."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as e:
+        raise ValueError(f"{path}: not a readable checkpoint ({str(e).splitlines()[0]})") from e
+
+
+def _load_models(
+    path: Path,
+    saved: Checkpoint | SavedRun,
+    base: BaseClassifier,
+    snns: dict[Variant, SemanticNN],
+) -> None:
+    """The saved weights into the models; a file saved by another version of them is a
+    one-line ValueError."""
+    try:
+        base.load_state_dict(saved["base"])
+        for v in VARIANTS:
+            snns[v].load_state_dict(saved[v])
+    except (RuntimeError, KeyError) as e:
+        raise ValueError(
+            f"{path} was saved by another version of the models; train it again "
+            f"(remove {path.parent}): {str(e).splitlines()[0]}"
+        ) from e
+
+
 def load_run(out: Path) -> TrainedRun:
     """Load a finished run folder (its `model.pt`)."""
     if not out.exists():
@@ -301,20 +327,12 @@ def load_run(out: Path) -> TrainedRun:
     path = out / "model.pt" if out.is_dir() else out
     if not path.is_file():
         raise FileNotFoundError(f"no finished run at {out} (expected {path}); train it first")
-    obj: SavedRun = torch.load(path, map_location="cpu", weights_only=False)
+    obj: SavedRun = _read(path)
     cfg = TrainConfig.from_dict(obj["config"])
     # A run saved before the validation hold-out trained on every training image.
     info = RunInfo.from_dict(obj["info"], obj["config"].get("val_fraction"))
     base, snns = _build(cfg, info)
-    try:
-        base.load_state_dict(obj["base"])
-        for v in VARIANTS:
-            snns[v].load_state_dict(obj[v])
-    except RuntimeError as e:
-        raise ValueError(
-            f"{path} was saved by another version of the models; train it again "
-            f"(remove {out}): {str(e).splitlines()[0]}"
-        ) from e
+    _load_models(path, obj, base, snns)
     for m in (base, *snns.values()):
         m.eval()
     return TrainedRun(cfg, base, snns["aware"], snns["blind"], info)

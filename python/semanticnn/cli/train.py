@@ -109,14 +109,14 @@ def _print_report(report: Report) -> None:
 
 
 def _evaluate(
-    run_dir: Path, repeats: int, split: str = "test", retransmissions: int | None = None
+    run_dir: Path, repeats: int, eval_set: str = "test", retransmissions: int | None = None
 ) -> Report:
     """Evaluate the run in `run_dir`; write report.json and report.png into it."""
     from semanticnn.eval import evaluate_run, plot_report, write_report
     from semanticnn.eval.report import RETRANSMISSIONS
 
     arq = RETRANSMISSIONS if retransmissions is None else retransmissions
-    report = evaluate_run(_load(run_dir), repeats=repeats, split=split, retransmissions=arq)
+    report = evaluate_run(_load(run_dir), repeats=repeats, eval_set=eval_set, retransmissions=arq)
     write_report(report, run_dir / "report.json")
     plot_report(report, run_dir / "report.png")
     return report

@@ -30,7 +30,7 @@ RETRANSMISSIONS = 3
 RATE_BERS = (1e-3, 1e-2)
 # Image-codec sizes compared, in multiples of SemanticNN's frame bytes.
 CODEC_SPAN = (0.8, 10.0)
-SPLITS = ("test", "val")
+EVAL_SETS = ("test", "val")  # the test set, or the validation hold-out
 
 
 def default_links() -> list[Channel]:
@@ -103,14 +103,14 @@ def evaluate_run(
     run: TrainedRun,
     repeats: int,
     *,
-    split: str = "test",
+    eval_set: str = "test",
     links: list[Channel] | None = None,
     retransmissions: int = RETRANSMISSIONS,
 ) -> Report:
     """Evaluate a finished run on its test (or validation) split; returns the report."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if split == "val" and run.info.val_fraction is None:
+    if eval_set not in EVAL_SETS:
+        raise ValueError(f"eval_set must be one of {EVAL_SETS}, got {eval_set!r}")
+    if eval_set == "val" and run.info.val_fraction is None:
         raise ValueError(
             "this run was trained before the validation hold-out existed (on every training "
             "image): it has no validation split; evaluate --eval-set test or train it again"
@@ -118,7 +118,7 @@ def evaluate_run(
     links = links if links is not None else default_links()
     data = load_dataset(run.config.dataset)
     fit, val = holdout(data.train, run.config.val_fraction)
-    part = data.test if split == "test" else val
+    part = data.test if eval_set == "test" else val
     x, y = torch.from_numpy(part.x), part.y
     built = build_systems(run, x, fit, retransmissions)
     reps = [repeats if (link.mean_ber > 0 or isinstance(link, Lossy)) else 1 for link in links]
@@ -170,7 +170,7 @@ def evaluate_run(
         format=REPORT_FORMAT,
         version=REPORT_VERSION,
         dataset=data.name,
-        split=split,
+        split=eval_set,
         samples=len(y),
         repeats=repeats,
         retransmissions=retransmissions,

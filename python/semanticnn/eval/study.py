@@ -33,7 +33,7 @@ def seed_dir(out: Path, seed: int) -> Path:
     return out / f"seed-{seed}"
 
 
-def report_matches(path: Path, repeats: int, split: str) -> bool:
+def report_matches(path: Path, repeats: int, eval_set: str) -> bool:
     """Whether the seed's report was made with these evaluation settings (a missing or
     damaged one is made again)."""
     from semanticnn.eval.report import REPORT_VERSION, RETRANSMISSIONS, default_links, link_record
@@ -45,7 +45,7 @@ def report_matches(path: Path, repeats: int, split: str) -> bool:
     want = (
         REPORT_VERSION,
         repeats,
-        split,
+        eval_set,
         RETRANSMISSIONS,
         [link_record(x) for x in default_links()],
     )
@@ -58,7 +58,7 @@ def report_matches(path: Path, repeats: int, split: str) -> bool:
     ) == want
 
 
-def study_seed(cfg: TrainConfig, out: Path, repeats: int, split: str, threads: int) -> Path:
+def study_seed(cfg: TrainConfig, out: Path, repeats: int, eval_set: str, threads: int) -> Path:
     """Train (or resume, or reuse) one seed's run in `out` and evaluate it once."""
     import torch
 
@@ -69,8 +69,8 @@ def study_seed(cfg: TrainConfig, out: Path, repeats: int, split: str, threads: i
         torch.set_num_threads(threads)
     train_run(cfg, out, resume=True)
     path = out / "report.json"
-    if not report_matches(path, repeats, split):
-        report = evaluate_run(load_run(out), repeats, split=split)
+    if not report_matches(path, repeats, eval_set):
+        report = evaluate_run(load_run(out), repeats, eval_set=eval_set)
         write_report(report, path)
         plot_report(report, out / "report.png")
     return path
@@ -147,7 +147,12 @@ def default_jobs(threads_per_job: int = 2) -> int:
 
 
 def run_study(
-    cfg: TrainConfig, out: Path, seeds: int, repeats: int, split: str = "test", jobs: int = 0
+    cfg: TrainConfig,
+    out: Path,
+    seeds: int,
+    repeats: int,
+    eval_set: str = "test",
+    jobs: int = 0,
 ) -> Report:
     """Train and evaluate seeds 0..seeds-1 of `cfg` (its own seed is ignored) into
     `out`, then write `study.json` and `study.png`; returns the aggregate."""
@@ -162,12 +167,12 @@ def run_study(
     threads = max(1, (os.cpu_count() or 1) // jobs)
     configs = [dataclasses.replace(cfg, seed=k) for k in range(seeds)]
     if jobs == 1:
-        paths = [study_seed(c, seed_dir(out, c.seed), repeats, split, threads) for c in configs]
+        paths = [study_seed(c, seed_dir(out, c.seed), repeats, eval_set, threads) for c in configs]
     else:
         # Fresh interpreters: torch's thread pools do not survive fork().
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [
-                pool.submit(study_seed, c, seed_dir(out, c.seed), repeats, split, threads)
+                pool.submit(study_seed, c, seed_dir(out, c.seed), repeats, eval_set, threads)
                 for c in configs
             ]
             try:

@@ -14,6 +14,7 @@ __all__ = [
     "BAKED_IMAGES",
     "DEFAULT_RUN",
     "ENCODER_FILE",
+    "FRAME_DEVICE_MODEL_ID",
     "FRAME_DEVICE_PILOT_BITS",
     "FRAME_HEADER_BYTES",
     "FRAME_MAX_COUNT",
@@ -22,6 +23,9 @@ __all__ = [
     "FRAME_MAX_SEQ",
     "FRAME_VERSION",
     "IMAGES_SUFFIX",
+    "MODEL_FORMAT",
+    "MODEL_FORMAT_VERSION",
+    "MODEL_MAX_LAYERS",
     "STREAM_MAGIC",
     "ChannelError",
     "CodecError",
@@ -92,6 +96,7 @@ FRAME_MAX_SEQ: int
 FRAME_MAX_COUNT: int
 FRAME_MAX_PILOT_BITS: int
 FRAME_DEVICE_PILOT_BITS: int
+FRAME_DEVICE_MODEL_ID: int
 
 def frame_encode(
     symbols: _U8,
@@ -161,6 +166,12 @@ DEFAULT_RUN: str
 """The default run folder, relative to the repository root."""
 ENCODER_FILE: str
 """The file name of a run's exported int8 encoder."""
+MODEL_FORMAT: str
+"""The model file's `format` metadata."""
+MODEL_FORMAT_VERSION: str
+"""The model file's `format_version` metadata."""
+MODEL_MAX_LAYERS: int
+"""Most layers a model file holds."""
 STREAM_MAGIC: bytes
 """The magic bytes that open an image stream header (`SNNI`)."""
 

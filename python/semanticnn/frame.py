@@ -32,9 +32,11 @@ MAX_SEQ: int = _core.FRAME_MAX_SEQ
 MAX_COUNT: int = _core.FRAME_MAX_COUNT
 MAX_PILOT_BITS: int = _core.FRAME_MAX_PILOT_BITS
 DEVICE_PILOT_BITS: int = _core.FRAME_DEVICE_PILOT_BITS
+DEVICE_MODEL_ID: int = _core.FRAME_DEVICE_MODEL_ID
 """Pilot bits of the device's frames (firmware and `semanticnn encode`)."""
 
 __all__ = [
+    "DEVICE_MODEL_ID",
     "DEVICE_PILOT_BITS",
     "HEADER_BYTES",
     "MAX_COUNT",

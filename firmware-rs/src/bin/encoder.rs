@@ -28,11 +28,11 @@ use baked::*;
 static mut ARENA: [i8; ARENA_LEN] = [0; ARENA_LEN];
 static mut WORK: [i16; WORK_LEN] = [0; WORK_LEN];
 static mut SYMBOLS: [u8; NUM_SYMBOLS] = [0; NUM_SYMBOLS];
-/// The wire frame's model id (one model per image).
-const MODEL_ID: u8 = 0;
+/// The wire frame's model id: the core's device default (one model per image).
+const MODEL_ID: u8 = frame::DEVICE_MODEL_ID;
 /// Pilot bits per frame: the core's device default (none: the edge
 /// estimates each frame's BER from the header's Golay corrections;
-/// `semanticnn.firmware.frames` reads the same constant).
+/// `semanticnn.firmware.frames` reads the same constants).
 const PILOT_BITS: u16 = frame::DEVICE_PILOT_BITS;
 const FRAME_LEN: usize = frame::encoded_len(NUM_SYMBOLS, SYMBOL_BITS as u8, PILOT_BITS as usize);
 static mut FRAME: [u8; FRAME_LEN] = [0; FRAME_LEN];

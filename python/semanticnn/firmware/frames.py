@@ -15,9 +15,9 @@ import numpy as np
 from .. import _core, frame, int8
 from .build import firmware_dir
 
-# The firmware reads the same core constant (firmware-rs/src/bin/encoder.rs).
+# The firmware reads the same core constants (firmware-rs/src/bin/encoder.rs).
 PILOT_BITS = frame.DEVICE_PILOT_BITS
-MODEL_ID = 0
+MODEL_ID = frame.DEVICE_MODEL_ID
 
 
 def default_model() -> Path:

@@ -9,9 +9,10 @@ import numpy as np
 
 from semanticnn import _core
 
-FORMAT = "semanticnn-int8"
-FORMAT_VERSION = 1
-MAX_LAYERS = 64
+# The model file's identity and limits, from the core crate (`nn::load`, `nn::MAX_LAYERS`).
+FORMAT: str = _core.MODEL_FORMAT
+FORMAT_VERSION: str = _core.MODEL_FORMAT_VERSION
+MAX_LAYERS: int = _core.MODEL_MAX_LAYERS
 
 # A model file or description that breaks docs/model-format.md (a ValueError);
 # the same class whether the Rust loader or the Python writer finds the fault.

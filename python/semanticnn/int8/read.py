@@ -29,7 +29,7 @@ def read_model(path: str | os.PathLike[str]) -> Model:
 
     with safe_open(os.fspath(path), framework="numpy") as f:
         meta = f.metadata() or {}
-        if meta.get("format") != FORMAT or meta.get("format_version") != str(FORMAT_VERSION):
+        if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
             raise ModelError(f"{path}: not a {FORMAT} v{FORMAT_VERSION} file")
         g = json.loads(meta["graph"])
         arrays = {k: f.get_tensor(k) for k in f.keys()}

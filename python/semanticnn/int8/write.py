@@ -161,7 +161,7 @@ def write_model(
             "gray": bool(head.gray),
         },
     }
-    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "graph": json.dumps(graph)}
+    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "graph": json.dumps(graph)}
     data = save(tensors, metadata=metadata)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

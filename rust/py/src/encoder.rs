@@ -123,6 +123,9 @@ fn conv_output_size(size: usize, kernel: usize, stride: usize, padding: usize) -
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Int8Encoder>()?;
+    m.add("MODEL_FORMAT", nn::load::FORMAT)?;
+    m.add("MODEL_FORMAT_VERSION", nn::load::FORMAT_VERSION)?;
+    m.add("MODEL_MAX_LAYERS", nn::MAX_LAYERS)?;
     m.add_function(wrap_pyfunction!(conv_output_size, m)?)?;
     Ok(())
 }

@@ -242,6 +242,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FRAME_MAX_COUNT", frame::MAX_COUNT)?;
     m.add("FRAME_MAX_PILOT_BITS", frame::MAX_PILOT_BITS)?;
     m.add("FRAME_DEVICE_PILOT_BITS", frame::DEVICE_PILOT_BITS)?;
+    m.add("FRAME_DEVICE_MODEL_ID", frame::DEVICE_MODEL_ID)?;
     m.add_function(wrap_pyfunction!(frame_encode, m)?)?;
     m.add_function(wrap_pyfunction!(frame_encode_batch, m)?)?;
     m.add_function(wrap_pyfunction!(frame_decode, m)?)?;

@@ -42,6 +42,9 @@ pub const MAX_PILOT_BITS: usize = ((1 << PILOT_LEN_BITS) - 1) * 8;
 /// none, the edge estimates each frame's BER from the bits the header's
 /// Golay code corrected ([`Decoded::ber_estimate`]).
 pub const DEVICE_PILOT_BITS: u16 = 0;
+/// Model id of the device's frames (firmware and `semanticnn encode`: one
+/// model per image).
+pub const DEVICE_MODEL_ID: u8 = 0;
 
 const WORDS: usize = 5;
 // Field widths, most significant field first (44 bits in all).

@@ -62,13 +62,16 @@ def set_threads(n: int) -> None:
 
 
 run_dir_argument = click.argument("run_dir", type=click.Path(path_type=Path), default=DEFAULT_RUN)
-out = click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_RUN,
-    show_default=True,
-    help="Run folder.",
-)
+
+
+def out_folder(default: Path, help: str) -> Callable[[F], F]:
+    """`--out`, a folder the command writes into."""
+    return click.option(
+        "--out", type=click.Path(path_type=Path), default=default, show_default=True, help=help
+    )
+
+
+out = out_folder(DEFAULT_RUN, "Run folder.")
 repeats = click.option(
     "--repeats",
     type=click.IntRange(1),

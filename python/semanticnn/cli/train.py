@@ -150,12 +150,8 @@ def evaluate(
 
 
 @click.command("study")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=Path("runs/study"),
-    show_default=True,
-    help="Study folder (one run folder per seed, study.json, study.png).",
+@options.out_folder(
+    Path("runs/study"), "Study folder (one run folder per seed, study.json, study.png)."
 )
 @click.option(
     "--seeds", type=click.IntRange(1), default=5, show_default=True, help="Training seeds."
@@ -186,12 +182,8 @@ def study(out: Path, seeds: int, jobs: int, repeats: int, eval_set: str, **kwarg
 
 
 @click.command("zoo")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=Path("runs/zoo"),
-    show_default=True,
-    help="Zoo folder (one run folder per data set and model, zoo-<dataset>.json).",
+@options.out_folder(
+    Path("runs/zoo"), "Zoo folder (one run folder per data set and model, zoo-<dataset>.json)."
 )
 @click.option(
     "--models",

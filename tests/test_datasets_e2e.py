@@ -28,6 +28,7 @@ from click.testing import CliRunner, Result
 from semanticnn import frame, int8
 from semanticnn.cli import main
 from semanticnn.firmware.frames import host_frames
+from semanticnn.paths import images_for
 
 F405_RAM = 128 * 1024
 
@@ -136,7 +137,7 @@ def test_eval_reports_every_system(trained: Trained) -> None:
 
 def _frames_equal_host(model: Path, out: Path) -> None:
     """`firmware emulate` on netduinoplus2 writes the frames `encode` writes on the host."""
-    images = model.with_name(f"{model.stem}_images.npy")
+    images = images_for(model)
     device, host = out / "device.bin", out / "host.bin"
     res = _cli(
         "firmware", "emulate", "--board", "netduinoplus2", "--model", str(model),

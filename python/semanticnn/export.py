@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from semanticnn import bits, int8
-from semanticnn.fsutil import atomic_path
+from semanticnn.fsutil import atomic_writer
 from semanticnn.models.encoder import SemanticEncoder
 from semanticnn.paths import BAKED_IMAGES, images_for
 from semanticnn.quant.layers import INPUT_SCALE, INPUT_ZERO_POINT
@@ -43,8 +43,7 @@ def write_test_images(model: Path, x: torch.Tensor) -> Path:
     """Write the first test images beside `model`, as uint8 NHWC, for the firmware to bake."""
     path = images_for(model)
 
-    with atomic_path(path) as tmp, tmp.open("wb") as f:
-        # a handle: np.save would append ".npy" to the temp name
+    with atomic_writer(path) as f:
         np.save(f, to_uint8_nhwc(x[:BAKED_IMAGES]))
     return path
 

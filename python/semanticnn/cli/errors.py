@@ -13,17 +13,12 @@ from typing import Any
 
 import click
 
+from semanticnn.errors import one_line
 from semanticnn.firmware.build import FirmwareError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, EOFError, FirmwareError)
 # A missing optional dependency (torch, pyserial, ...): said in one line, with the cure.
 INSTALL_HINT = "scripts/setup.sh installs every optional dependency into .venv/"
-
-
-def one_line(error: BaseException) -> str:
-    """The error's message on one line; its type's name when it has none."""
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
 
 
 class Group(click.Group):
@@ -36,3 +31,6 @@ class Group(click.Group):
             raise click.ClickException(one_line(e)) from None
         except ImportError as e:
             raise click.ClickException(f"{one_line(e)} ({INSTALL_HINT})") from None
+        except MemoryError as e:
+            # Inputs are checked against their declared sizes first; this is what is left.
+            raise click.ClickException(f"out of memory ({one_line(e)})") from None

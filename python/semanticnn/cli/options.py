@@ -9,7 +9,9 @@ from typing import Any, TypeVar
 
 import click
 
+from semanticnn.errors import one_line
 from semanticnn.firmware.boards import BOARDS
+from semanticnn.fsutil import check_output_file, check_output_folder
 from semanticnn.paths import DEFAULT_RUN
 from semanticnn.train.config import TrainConfig
 
@@ -61,13 +63,38 @@ def set_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
+def _checked(check: Callable[[str], Path]) -> Callable[[click.Context, Any, Any], Any]:
+    """A click callback that runs `check` on a path option as it is parsed, so that an
+    output that cannot be written is refused before any work."""
+
+    def callback(ctx: click.Context, param: Any, value: str | None) -> Path | None:
+        # The option's type is a plain str: click.Path(path_type=Path) would turn "" into ".".
+        if value is None:
+            return None
+        try:
+            check(value)
+        except (ValueError, OSError) as e:
+            raise click.BadParameter(one_line(e)) from None
+        return Path(value)
+
+    return callback
+
+
+output_file = _checked(check_output_file)
+output_folder = _checked(check_output_folder)
+
 run_dir_argument = click.argument("run_dir", type=click.Path(path_type=Path), default=DEFAULT_RUN)
 
 
 def out_folder(default: Path, help: str) -> Callable[[F], F]:
     """`--out`, a folder the command writes into."""
     return click.option(
-        "--out", type=click.Path(path_type=Path), default=default, show_default=True, help=help
+        "--out",
+        type=click.Path(),
+        default=str(default),
+        show_default=True,
+        callback=output_folder,
+        help=help,
     )
 
 
@@ -104,8 +131,9 @@ model = click.option(
 )
 frames_out = click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(),
     required=True,
+    callback=output_file,
     help="Where to write the wire frames, back to back.",
 )
 as_json = click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")

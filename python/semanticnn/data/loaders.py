@@ -5,11 +5,19 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from semanticnn.data.base import ArrayDataset, Splits, fixed_split, to_float_images
-from semanticnn.fsutil import atomic_path
+from semanticnn.data.base import (
+    ArrayDataset,
+    Splits,
+    check_labels,
+    fixed_split,
+    to_float_images,
+)
+from semanticnn.errors import one_line
+from semanticnn.fsutil import atomic_writer
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff"}
 
@@ -30,9 +38,8 @@ def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x).reshape(-1, 28, 28).astype(np.uint8)
     y = np.asarray(y, dtype=np.int64)
     try:
-        with atomic_path(cache) as tmp:
-            with tmp.open("wb") as f:
-                np.savez(f, x=x, y=y)
+        with atomic_writer(cache) as f:
+            np.savez(f, x=x, y=y)
     except OSError:
         pass  # a read-only home only costs the parse next time
     return x, y
@@ -57,11 +64,37 @@ def load_digits() -> Splits:
     return Splits(train, test, 10, "digits")
 
 
+# What a CIFAR python batch may name: numpy's array reconstruction, nothing else, so that
+# a batch file cannot run code (pickle would call anything it names).
+_CIFAR_GLOBALS = {
+    (module, name)
+    for core in ("numpy.core", "numpy._core")
+    for module, name in (
+        (f"{core}.multiarray", "_reconstruct"),
+        (f"{core}.multiarray", "scalar"),
+        (f"{core}.numeric", "_frombuffer"),
+    )
+} | {("numpy", "ndarray"), ("numpy", "dtype")}
+
+
+class _ArraysOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _CIFAR_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"CIFAR batch file not found: {path}")
     with path.open("rb") as f:
-        return pickle.load(f, encoding="bytes")
+        try:
+            d = _ArraysOnly(f, encoding="bytes").load()
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+            raise ValueError(f"{path}: not a CIFAR python batch ({one_line(e)})") from e
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: not a CIFAR python batch (no dict)")
+    return d
 
 
 def _cifar_arrays(batches: list[Path], label_key: bytes) -> ArrayDataset:
@@ -70,8 +103,11 @@ def _cifar_arrays(batches: list[Path], label_key: bytes) -> ArrayDataset:
         d = _unpickle(p)
         if b"data" not in d or label_key not in d:
             raise ValueError(f"{p}: not a CIFAR python batch (missing data/{label_key.decode()})")
-        xs.append(np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(d[label_key], dtype=np.int64))
+        data = np.asarray(d[b"data"])
+        if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise ValueError(f"{p}: data must be uint8 (N, 3072), got {data.dtype} {data.shape}")
+        xs.append(data.reshape(-1, 3, 32, 32))
+        ys.append(check_labels(d[label_key], len(data), f"{p} {label_key.decode()}"))
     return ArrayDataset(to_float_images(np.concatenate(xs), "NCHW"), np.concatenate(ys))
 
 
@@ -130,32 +166,48 @@ def load_image_folder(root: Path, test_fraction: float = 0.2) -> Splits:
     return Splits(train, test, len(classes), root.name)
 
 
-def _npz_images(x: np.ndarray, path: Path) -> np.ndarray:
+def _npz_images(x: np.ndarray, where: str) -> np.ndarray:
     if x.ndim == 3:
-        return to_float_images(x, "NHW")
+        return to_float_images(x, "NHW", where)
     if x.ndim == 4:
         # Channels-last when the last axis is small and the second is not.
-        return to_float_images(x, "NHWC" if x.shape[-1] in (1, 3) and x.shape[1] > 4 else "NCHW")
-    raise ValueError(f"{path}: x must be (N, H, W), (N, H, W, C) or (N, C, H, W), got {x.shape}")
+        layout = "NHWC" if x.shape[-1] in (1, 3) and x.shape[1] > 4 else "NCHW"
+        return to_float_images(x, layout, where)
+    raise ValueError(f"{where}: must be (N, H, W), (N, H, W, C) or (N, C, H, W), got {x.shape}")
+
+
+def _npz_part(d: np.lib.npyio.NpzFile, path: Path, x_key: str, y_key: str) -> ArrayDataset:
+    x = _npz_images(d[x_key], f"{path} {x_key}")
+    return ArrayDataset(x, check_labels(d[y_key], len(x), f"{path} {y_key}"))
 
 
 def load_npz(path: Path, test_fraction: float = 0.2) -> Splits:
     """An `.npz` with `x`, `y` (split by a fixed permutation) or `x_train`, `y_train`,
-    `x_test`, `y_test`."""
+    `x_test`, `y_test`; no pickled objects."""
     if not path.is_file():
         raise FileNotFoundError(f"npz file not found: {path}")
-    with np.load(path) as d:
+    try:
+        d = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f"{path}: not a readable .npz file ({one_line(e)})") from e
+    if not isinstance(d, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: a single array, not an .npz with x and y")
+    with d:
         keys = set(d.files)
-        if {"x_train", "y_train", "x_test", "y_test"} <= keys:
-            train = ArrayDataset(_npz_images(d["x_train"], path), d["y_train"].astype(np.int64))
-            test = ArrayDataset(_npz_images(d["x_test"], path), d["y_test"].astype(np.int64))
-        elif {"x", "y"} <= keys:
-            y = d["y"].astype(np.int64)
-            train, test = fixed_split(
-                _npz_images(d["x"], path), y, n_test=max(1, round(len(y) * test_fraction))
-            )
-        else:
-            raise ValueError(f"{path}: needs arrays x and y (or x_train, y_train, x_test, y_test)")
+        try:
+            if {"x_train", "y_train", "x_test", "y_test"} <= keys:
+                train = _npz_part(d, path, "x_train", "y_train")
+                test = _npz_part(d, path, "x_test", "y_test")
+            elif {"x", "y"} <= keys:
+                whole = _npz_part(d, path, "x", "y")
+                n_test = max(1, round(len(whole) * test_fraction))
+                train, test = fixed_split(whole.x, whole.y, n_test=n_test)
+            else:
+                raise ValueError(
+                    f"{path}: needs arrays x and y (or x_train, y_train, x_test, y_test)"
+                )
+        except (OSError, EOFError) as e:  # a damaged member of the zip
+            raise ValueError(f"{path}: a damaged array ({one_line(e)})") from e
     classes = int(max(train.y.max(), test.y.max())) + 1
     return Splits(train, test, classes, path.stem)
 

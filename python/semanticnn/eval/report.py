@@ -14,7 +14,7 @@ from semanticnn.data import ArrayDataset, holdout, load_dataset
 from semanticnn.eval import digital, systems
 from semanticnn.eval.records import LinkRecord, Report, SystemRecord, TargetRecord
 from semanticnn.export import to_uint8_nhwc
-from semanticnn.fsutil import atomic_path, write_text_atomic
+from semanticnn.fsutil import atomic_writer, write_text_atomic
 from semanticnn.link import BSC, Channel, GilbertElliott, Lossy
 from semanticnn.seeds import derive_seed
 from semanticnn.train.run import TrainedRun
@@ -326,6 +326,6 @@ def plot_report(report: Report, path: Path, ci: dict[str, list[float]] | None = 
     )
     rate.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+    with atomic_writer(path) as f:
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from semanticnn.fsutil import write_bytes_atomic
 from semanticnn.int8.layers import (
     FORMAT,
     FORMAT_VERSION,
@@ -163,16 +162,4 @@ def write_model(
     }
     metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "graph": json.dumps(graph)}
     data = save(tensors, metadata=metadata)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, data)

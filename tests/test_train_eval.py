@@ -22,7 +22,7 @@ def _cli(*args: str) -> object:
 
 
 def _state(path: Path) -> dict[str, torch.Tensor]:
-    obj = torch.load(path, map_location="cpu", weights_only=False)
+    obj = torch.load(path, map_location="cpu", weights_only=True)
     return {f"{m}.{k}": v for m in ("base", "aware", "blind") for k, v in obj[m].items()}
 
 
@@ -212,7 +212,7 @@ def test_ablation_is_paired(tmp_path: Path, dataset: str, tiny: dict[str, int]) 
     on a clean link (BER 0 is BER feature 0) they train to the very same weights."""
     out = tmp_path / "clean"
     train_run(TrainConfig(dataset=dataset, ber_min=0.0, ber_max=0.0, **tiny), out)
-    obj = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
+    obj = torch.load(out / "model.pt", map_location="cpu", weights_only=True)
     assert obj["aware"].keys() == obj["blind"].keys()
     for k, v in obj["aware"].items():
         torch.testing.assert_close(v, obj["blind"][k], rtol=0, atol=0, msg=k)
@@ -238,7 +238,7 @@ def test_cli_errors_name_the_problem(tmp_path: Path, dataset: str, run_dir: Path
     # A run saved before the validation hold-out has no validation split: one line.
     old = tmp_path / "old"
     old.mkdir()
-    obj = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=False)
+    obj = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
     del obj["config"]["val_fraction"]
     torch.save(obj, old / "model.pt")
     res = CliRunner().invoke(main, ["eval", str(old), "--eval-set", "val"])

@@ -5,12 +5,15 @@ ablation, stage 1 (XAI-weighted denoising autoencoder) and stage 2 (task-oriente
 The ablation is paired: both variants start from the same weights and see the same
 batches, BERs and channel realisations; they differ only in being told the BER.
 The run folder holds `config.json`, `checkpoint.pt` (while training) and `model.pt`
-(when finished).
+(when finished). Both `.pt` files hold only tensors, numbers, strings, lists and dicts,
+and are read with `torch.load(weights_only=True)`: a run folder from someone else can
+hold bad weights, never code that runs when it loads.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -21,7 +24,8 @@ import torch
 from torch import nn
 
 from semanticnn.data import Splits, holdout, load_dataset
-from semanticnn.fsutil import atomic_path, write_text_atomic
+from semanticnn.errors import one_line
+from semanticnn.fsutil import atomic_writer, write_text_atomic
 from semanticnn.models import BaseClassifier, SemanticNN, build_base
 from semanticnn.models.zoo import ModelSpec, model_spec, split_shape
 from semanticnn.seeds import derive_seed
@@ -41,6 +45,11 @@ PHASES: tuple[tuple[str, Variant | Literal["base"]], ...] = (
 
 
 StateDict = dict[str, Any]
+
+# The tag and version of `checkpoint.pt` and `model.pt`. Version 2: weights-only files
+# (version 1 had no tag and needed unpickling code).
+RUN_FORMAT = "semanticnn-run"
+RUN_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,8 @@ class RunInfo:
 class Checkpoint(TypedDict):
     """`checkpoint.pt`: where an interrupted run resumes and everything it needs."""
 
+    format: str  # RUN_FORMAT
+    format_version: int  # RUN_FORMAT_VERSION
     phase: int  # index into PHASES
     epoch: int  # the next epoch of that phase
     base: StateDict
@@ -95,6 +106,8 @@ class Checkpoint(TypedDict):
 class SavedRun(TypedDict):
     """`model.pt`: a finished run."""
 
+    format: str  # RUN_FORMAT
+    format_version: int  # RUN_FORMAT_VERSION
     config: dict[str, Any]  # TrainConfig.to_dict()
     info: dict[str, Any]  # RunInfo.to_dict() without val_fraction (it is in the config)
     base: StateDict
@@ -181,8 +194,8 @@ def _epochs(stage: str, cfg: TrainConfig) -> int:
 
 
 def _save(path: Path, obj: Checkpoint | SavedRun) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_writer(path) as f:
+        torch.save(obj, f)
 
 
 def _check_config(out: Path, cfg: TrainConfig) -> None:
@@ -208,6 +221,12 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False, device: str = "
     data = load_dataset(cfg.dataset)
     info = _info(cfg, data)
     fit, _ = holdout(data.train, cfg.val_fraction)
+    if len(fit) // d.world < cfg.batch_size:
+        raise ValueError(
+            f"{cfg.dataset}: {len(fit)} training images after the validation hold-out "
+            f"({d.world} process(es)), fewer than one batch of {cfg.batch_size}; "
+            "lower --batch-size"
+        )
     base, snns = _build(cfg, info)
     ckpt: Checkpoint | None = None
     if resume and ckpt_path.exists():
@@ -254,8 +273,11 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False, device: str = "
                 loss = stages.stage1_epoch(model, base, fit, cache["xai"], opt, cfg, epoch, salt, d)
             else:
                 loss = stages.stage2_epoch(model, base, fit, opt, cfg, epoch, salt, d)
-            sched.step()
             key = f"{stage}/{variant}"
+            if not math.isfinite(loss):
+                # Checked before the checkpoint: --resume restarts from the last good epoch.
+                raise ValueError(f"{key} epoch {epoch + 1}: the loss is {loss}; lower --lr")
+            sched.step()
             timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
             if d.main:
                 print(f"[train] {key} epoch {epoch + 1}/{epochs} loss {loss:.4f}", flush=True)
@@ -263,6 +285,8 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False, device: str = "
                 _save(
                     ckpt_path,
                     Checkpoint(
+                        format=RUN_FORMAT,
+                        format_version=RUN_FORMAT_VERSION,
                         phase=nxt[0],
                         epoch=nxt[1],
                         base=base.state_dict(),
@@ -280,6 +304,8 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False, device: str = "
         _save(
             final,
             SavedRun(
+                format=RUN_FORMAT,
+                format_version=RUN_FORMAT_VERSION,
                 config=cfg.to_dict(),
                 info=saved,
                 base=base.state_dict(),
@@ -294,11 +320,27 @@ def train_run(cfg: TrainConfig, out: Path, resume: bool = False, device: str = "
 
 
 def _read(path: Path) -> Any:
-    """A saved checkpoint or run; a file that is not one is a one-line ValueError."""
+    """A saved checkpoint or run, read weights-only; a file that is not one, or one
+    written by an older version, is a one-line ValueError."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as e:
-        raise ValueError(f"{path}: not a readable checkpoint ({str(e).splitlines()[0]})") from e
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        # torch's weights-only refusal: a damaged file, an older version's, or one that
+        # names code to run (its message is a page long; its gist fits here).
+        raise ValueError(
+            f"{path}: not a readable checkpoint: damaged, written by an older version, or "
+            "it would run code when loaded (semanticnn loads weights only); train it again"
+        ) from e
+    except (RuntimeError, EOFError, ValueError, OSError) as e:
+        raise ValueError(f"{path}: not a readable checkpoint ({one_line(e)})") from e
+    if not isinstance(obj, dict) or obj.get("format") != RUN_FORMAT:
+        raise ValueError(f"{path}: not a semanticnn run file; train it again")
+    if obj.get("format_version") != RUN_FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: run format version {obj.get('format_version')!r}, this semanticnn "
+            f"reads version {RUN_FORMAT_VERSION}; train it again"
+        )
+    return obj
 
 
 def _load_models(
@@ -313,10 +355,10 @@ def _load_models(
         base.load_state_dict(saved["base"])
         for v in VARIANTS:
             snns[v].load_state_dict(saved[v])
-    except (RuntimeError, KeyError) as e:
+    except (RuntimeError, KeyError, TypeError) as e:
         raise ValueError(
             f"{path} was saved by another version of the models; train it again "
-            f"(remove {path.parent}): {str(e).splitlines()[0]}"
+            f"(remove {path.parent}): {one_line(e)}"
         ) from e
 
 

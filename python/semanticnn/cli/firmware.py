@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-import numpy as np
 
 from semanticnn.firmware.boards import board
 from semanticnn.firmware.build import Built, build
@@ -95,8 +94,10 @@ def emulate(
     Example:
       semanticnn firmware emulate --board netduinoplus2 --out frames.bin --json
     """
+    from semanticnn.npy import read_images
+
+    streamed = read_images(stream_path) if stream_path else None
     built = _build(board_name, model, images)
-    streamed = np.load(stream_path, allow_pickle=False) if stream_path else None
     run = run_encoder(built.elf, built.board, timeout=timeout, images=streamed)
     frames, instructions, macs = run.frames, run.instructions, run.macs
     write_bytes_atomic(out, b"".join(frames))

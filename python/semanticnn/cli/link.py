@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 
 from semanticnn.fsutil import write_bytes_atomic
 from semanticnn.paths import DEFAULT_RUN
@@ -36,8 +35,9 @@ def encode(model: Path | None, images_path: Path, out: Path) -> None:
       semanticnn encode --input runs/mnist5k/encoder_images.npy --out frames.bin
     """
     from semanticnn.firmware.frames import default_model, host_frames
+    from semanticnn.npy import read_images
 
-    images = np.load(images_path, allow_pickle=False)
+    images = read_images(images_path)
     frames = host_frames(model or default_model(), images)
     write_bytes_atomic(out, b"".join(frames))
     click.echo(f"{len(frames)} frames ({sum(map(len, frames))} bytes) written to {out}")

@@ -287,8 +287,9 @@ def _export(run_dir: Path, path: Path) -> float:
 @click.option(
     "--out",
     "path",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     default=None,
+    callback=options.output_file,
     help=f"Model file (default RUN_DIR/{ENCODER_FILE}).",
 )
 def export(run_dir: Path, path: Path | None) -> None:

@@ -136,22 +136,6 @@ impl Plan {
     }
 }
 
-fn macs(model: &Model<'_>) -> usize {
-    let mut shapes = vec![model.input];
-    let mut total = 0;
-    for l in model.layers {
-        let s = shapes[l.inputs[0]];
-        let o = l.output;
-        total += match l.op {
-            Op::Conv2d(c) => o.h * o.w * o.c * c.window.kernel[0] * c.window.kernel[1] * s.c,
-            Op::DepthwiseConv2d(c) => o.h * o.w * o.c * c.window.kernel[0] * c.window.kernel[1],
-            _ => 0,
-        };
-        shapes.push(o);
-    }
-    total
-}
-
 /// Loads, validates and writes one model as `{prefix}LAYERS`, `{prefix}WEIGHTS`,
 /// `{prefix}PARAMS`, `{prefix}MODEL` and its plan constants.
 fn bake_model(code: &mut String, prefix: &str, path: &Path) -> Plan {
@@ -196,7 +180,7 @@ fn bake_model(code: &mut String, prefix: &str, path: &Path) -> Plan {
         ("NUM_SYMBOLS", plan.num_symbols),
         ("ARENA_LEN", plan.arena_len),
         ("WORK_LEN", plan.work_len),
-        ("MACS", macs(&m)),
+        ("MACS", encoder.macs() as usize),
         ("LEVELS", levels),
         ("SYMBOL_BITS", bits as usize),
     ] {

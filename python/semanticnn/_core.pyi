@@ -25,7 +25,9 @@ __all__ = [
     "IMAGES_SUFFIX",
     "MODEL_FORMAT",
     "MODEL_FORMAT_VERSION",
+    "MODEL_MAX_FILE_BYTES",
     "MODEL_MAX_LAYERS",
+    "MODEL_MAX_OPS",
     "STREAM_MAGIC",
     "ChannelError",
     "CodecError",
@@ -170,7 +172,9 @@ MODEL_FORMAT: str
 """The model file's `format` metadata."""
 MODEL_FORMAT_VERSION: str
 """The model file's `format_version` metadata."""
+MODEL_MAX_FILE_BYTES: int
 MODEL_MAX_LAYERS: int
+MODEL_MAX_OPS: int
 """Most layers a model file holds."""
 STREAM_MAGIC: bytes
 """The magic bytes that open an image stream header (`SNNI`)."""

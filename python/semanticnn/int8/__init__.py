@@ -19,7 +19,9 @@ from semanticnn.int8.encoder import Encoder
 from semanticnn.int8.layers import (
     FORMAT,
     FORMAT_VERSION,
+    MAX_FILE_BYTES,
     MAX_LAYERS,
+    MAX_OPS,
     Activation,
     Add,
     Conv2d,
@@ -45,7 +47,9 @@ from semanticnn.int8.write import write_model
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "MAX_FILE_BYTES",
     "MAX_LAYERS",
+    "MAX_OPS",
     "Activation",
     "Add",
     "Conv2d",

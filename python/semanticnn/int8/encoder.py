@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from semanticnn import _core
+from semanticnn.errors import one_line
 
 
 class Encoder:
@@ -17,8 +18,16 @@ class Encoder:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Encoder:
-        """Read a model file; a bad file raises `ModelError` (OSError if unreadable)."""
-        return cls(_core.Int8Encoder.load(os.fspath(path)))
+        """Read a model file; a bad file raises `ModelError` (OSError if unreadable),
+        its message naming the file."""
+        where = os.fspath(path)
+        try:
+            return cls(_core.Int8Encoder.load(where))
+        except _core.ModelError as e:
+            raise _core.ModelError(f"{where}: {one_line(e)}") from None
+        except OSError as e:
+            message = f"{where}: cannot read the model file ({one_line(e)})"
+            raise type(e)(message) from None  # the same subclass: FileNotFoundError, ...
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

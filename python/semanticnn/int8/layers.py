@@ -9,10 +9,13 @@ import numpy as np
 
 from semanticnn import _core
 
-# The model file's identity and limits, from the core crate (`nn::load`, `nn::MAX_LAYERS`).
+# The model file's identity and limits, from the core crate (`nn::load`, `nn::MAX_LAYERS`,
+# `nn::MAX_OPS`: operations per inference).
 FORMAT: str = _core.MODEL_FORMAT
 FORMAT_VERSION: str = _core.MODEL_FORMAT_VERSION
 MAX_LAYERS: int = _core.MODEL_MAX_LAYERS
+MAX_OPS: int = _core.MODEL_MAX_OPS
+MAX_FILE_BYTES: int = _core.MODEL_MAX_FILE_BYTES
 
 # A model file or description that breaks docs/model-format.md (a ValueError);
 # the same class whether the Rust loader or the Python writer finds the fault.

@@ -1,5 +1,8 @@
-"""Reading a model file into the dataclasses of `layers` (no range checks: the Rust
-loader does those; this is the numpy reference's input)."""
+"""Reading a model file into the dataclasses of `layers` (the numpy reference's input).
+
+The file is first loaded by the Rust core, the one validation of the format: what
+this reads has passed every check, and a bad file is the same `ModelError` here.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ import os
 from typing import Any
 
 from semanticnn.int8.layers import (
-    FORMAT,
-    FORMAT_VERSION,
     Activation,
     Add,
     Conv2d,
@@ -24,20 +25,22 @@ from semanticnn.int8.layers import (
 
 
 def read_model(path: str | os.PathLike[str]) -> Model:
-    """Parse a model file into `Model` (no range checks: the numpy reference's input)."""
+    """Parse a model file into `Model`, after the Rust loader has checked it."""
     from safetensors import safe_open
 
+    from semanticnn.int8.encoder import Encoder
+
+    Encoder.load(path)
     with safe_open(os.fspath(path), framework="numpy") as f:
-        meta = f.metadata() or {}
-        if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
-            raise ModelError(f"{path}: not a {FORMAT} v{FORMAT_VERSION} file")
-        g = json.loads(meta["graph"])
+        g = json.loads(f.metadata()["graph"])
         arrays = {k: f.get_tensor(k) for k in f.keys()}
-    inp = Input(tuple(g["input"]["shape"]), g["input"]["zero_point"], g["input"]["scale"])
+    # Scales are informational (the integer math never reads them, nor does the Rust
+    # loader): a file without them is valid.
+    inp = Input(tuple(g["input"]["shape"]), g["input"]["zero_point"], g["input"].get("scale", 1.0))
     layers: list[Layer] = []
     shapes = [inp.shape]
     for i, e in enumerate(g["layers"]):
-        out = Activation(e["output"]["zero_point"], e["output"]["scale"])
+        out = Activation(e["output"]["zero_point"], e["output"].get("scale", 1.0))
         common: dict[str, Any] = dict(
             act_min=e["act_min"], act_max=e["act_max"], inputs=tuple(e["inputs"])
         )

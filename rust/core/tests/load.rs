@@ -1,6 +1,7 @@
 //! Damaged model files give typed errors, never a panic.
 
 use proptest::prelude::*;
+use semanticnn_core::nn::load::MAX_FILE_BYTES;
 use semanticnn_core::nn::{LoadError, OwnedModel};
 
 fn default_bytes() -> Vec<u8> {
@@ -17,6 +18,24 @@ fn truncated_files_are_rejected() {
     for cut in [0, 7, 8, 100, bytes.len() / 2, bytes.len() - 1] {
         let err = OwnedModel::from_bytes(&bytes[..cut]).expect_err("truncated");
         assert!(matches!(err, LoadError::Safetensors(_)), "cut {cut}: {err}");
+    }
+}
+
+#[test]
+fn files_that_are_not_model_sized_are_refused_before_reading() {
+    let too_big = vec![0u8; usize::try_from(MAX_FILE_BYTES).expect("fits") + 1];
+    assert!(matches!(
+        OwnedModel::from_bytes(&too_big),
+        Err(LoadError::TooLarge(n)) if n == MAX_FILE_BYTES + 1
+    ));
+    let dir = std::env::temp_dir();
+    let err = OwnedModel::from_file(&dir).expect_err("a folder");
+    assert!(matches!(err, LoadError::Io(_)), "{err}");
+    #[cfg(unix)]
+    {
+        // A device never ends: without the size check this read would not return.
+        let err = OwnedModel::from_file("/dev/zero").expect_err("a device");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 }
 

@@ -126,6 +126,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MODEL_FORMAT", nn::load::FORMAT)?;
     m.add("MODEL_FORMAT_VERSION", nn::load::FORMAT_VERSION)?;
     m.add("MODEL_MAX_LAYERS", nn::MAX_LAYERS)?;
+    m.add("MODEL_MAX_OPS", nn::MAX_OPS)?;
+    m.add("MODEL_MAX_FILE_BYTES", nn::load::MAX_FILE_BYTES)?;
     m.add_function(wrap_pyfunction!(conv_output_size, m)?)?;
     Ok(())
 }

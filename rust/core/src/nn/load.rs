@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::Path;
 use std::string::{String, ToString};
 use std::vec::Vec;
@@ -18,6 +20,9 @@ use super::validate::{check_inputs, check_layer_count, check_levels, weight_dims
 
 pub const FORMAT: &str = "semanticnn-int8";
 pub const FORMAT_VERSION: &str = "1";
+/// Largest model file the loader reads (a model within [`super::MAX_OPS`] has
+/// far fewer weights); checked from the file's size before it is read.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
 #[derive(Debug)]
 pub enum LoadError {
@@ -35,6 +40,8 @@ pub enum LoadError {
     },
     /// The graph and tensors parse but break a rule of the format.
     Model(ModelError),
+    /// A file of this many bytes, more than [`MAX_FILE_BYTES`].
+    TooLarge(u64),
 }
 
 impl fmt::Display for LoadError {
@@ -46,6 +53,10 @@ impl fmt::Display for LoadError {
             Self::Graph(at, e) => write!(f, "graph {at}: {e}"),
             Self::Tensor { name, reason } => write!(f, "tensor {name}: {reason}"),
             Self::Model(e) => write!(f, "{e}"),
+            Self::TooLarge(n) => write!(
+                f,
+                "the model file has {n} bytes or more, at most {MAX_FILE_BYTES} allowed"
+            ),
         }
     }
 }
@@ -364,15 +375,35 @@ fn read_header(bytes: &[u8]) -> Result<(SafeTensors<'_>, Value), LoadError> {
 }
 
 impl OwnedModel {
-    /// Read and check a model file.
+    /// Read and check a model file: a regular file of at most
+    /// [`MAX_FILE_BYTES`], known from its size before anything is read (a
+    /// device such as `/dev/zero` or a file that grows is refused, not read
+    /// until memory runs out).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, LoadError> {
-        let bytes = std::fs::read(path).map_err(LoadError::Io)?;
+        let file = File::open(path).map_err(LoadError::Io)?;
+        let meta = file.metadata().map_err(LoadError::Io)?;
+        if !meta.is_file() {
+            return Err(LoadError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            )));
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(LoadError::TooLarge(meta.len()));
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(LoadError::Io)?;
         Self::from_bytes(&bytes)
     }
 
     /// Parse and check the bytes of a model file: the graph is parsed here,
     /// and checked as a whole by [`Encoder::new`], the one validation.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LoadError> {
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(LoadError::TooLarge(bytes.len() as u64));
+        }
         let (st, graph) = read_header(bytes)?;
         let mut tensors = Tensors {
             st,

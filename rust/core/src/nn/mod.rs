@@ -28,7 +28,7 @@ pub use head::isqrt;
 pub use load::{LoadError, OwnedModel};
 pub use model::{
     conv_output_size, Add, Conv, Head, Layer, Model, ModelError, Op, Shape, Span, Window,
-    MAX_ELEMENTS, MAX_LAYERS,
+    MAX_ELEMENTS, MAX_LAYERS, MAX_OPS,
 };
 #[cfg(feature = "std")]
 pub use plan::Kernel;

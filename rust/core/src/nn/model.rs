@@ -13,6 +13,11 @@ use core::fmt;
 pub const MAX_LAYERS: usize = 64;
 /// Most elements of any one tensor (activations and parameters).
 pub const MAX_ELEMENTS: usize = 1 << 24;
+/// Most operations one inference may take: multiply-accumulates of the convs,
+/// window reads of the pools, elements of the adds. A ResNet-18 head on
+/// 224 x 224 images takes ~6 x 10^8; the bound keeps a small hostile file
+/// (64 wide pools that grow the image) from taking minutes per image.
+pub const MAX_OPS: u64 = 1 << 30;
 
 /// An HWC shape (batch 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +152,23 @@ impl Layer {
             _ => &self.inputs[..1],
         }
     }
+
+    /// What one inference of this layer costs, from its first input of shape
+    /// `input`: `(macs, other)`, the multiply-accumulates of a conv, or the
+    /// window reads of a pool and the elements of an add (saturating).
+    pub fn ops(&self, input: Shape) -> (u64, u64) {
+        let area = |w: &Window| (w.kernel[0] * w.kernel[1]) as u64;
+        let outputs = self.output.len().map_or(u64::MAX, |n| n as u64);
+        match &self.op {
+            Op::Conv2d(cv) => (
+                outputs.saturating_mul(area(&cv.window).saturating_mul(input.c as u64)),
+                0,
+            ),
+            Op::DepthwiseConv2d(cv) => (outputs.saturating_mul(area(&cv.window)), 0),
+            Op::AvgPool2d(w) | Op::MaxPool2d(w) => (0, outputs.saturating_mul(area(w))),
+            Op::Add(_) => (0, outputs),
+        }
+    }
 }
 
 /// Power normalization and nearest-center assignment of the last tensor.
@@ -174,6 +196,11 @@ pub struct Model<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelError {
     TooManyLayers(usize),
+    /// The operations of one inference, up to the layer where they pass [`MAX_OPS`].
+    TooMuchWork {
+        layer: usize,
+        ops: u64,
+    },
     NoLayers,
     BadInput(&'static str),
     BadLayer {
@@ -198,6 +225,10 @@ impl fmt::Display for ModelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooManyLayers(n) => write!(f, "{n} layers, at most {MAX_LAYERS} allowed"),
+            Self::TooMuchWork { layer, ops } => write!(
+                f,
+                "layers[{layer}]: {ops} operations per inference so far, at most {MAX_OPS} allowed"
+            ),
             Self::NoLayers => write!(f, "the model has no layers"),
             Self::BadInput(why) => write!(f, "input: {why}"),
             Self::BadLayer { layer, reason } => write!(f, "layers[{layer}]: {reason}"),

@@ -126,6 +126,7 @@ pub struct Encoder<'a> {
     offsets: [usize; T],
     arena_len: usize,
     work_len: usize,
+    macs: u64,
 }
 
 impl<'a> Encoder<'a> {
@@ -136,6 +137,7 @@ impl<'a> Encoder<'a> {
             shapes,
             zero_points,
             work_len,
+            macs,
         } = validate(&model)?;
         let (offsets, arena_len) = place(model.layers, &shapes);
         Ok(Self {
@@ -145,7 +147,13 @@ impl<'a> Encoder<'a> {
             offsets,
             arena_len,
             work_len,
+            macs,
         })
+    }
+
+    /// Multiply-accumulates of one inference (the convs').
+    pub fn macs(&self) -> u64 {
+        self.macs
     }
 
     pub fn model(&self) -> &Model<'a> {

@@ -6,20 +6,21 @@
 
 use super::conv::{self, ConvParams};
 use super::model::{
-    Add, Conv, Layer, Model, ModelError, Op, Shape, Span, Window, MAX_ELEMENTS, MAX_LAYERS,
+    Add, Conv, Layer, Model, ModelError, Op, Shape, Span, Window, MAX_ELEMENTS, MAX_LAYERS, MAX_OPS,
 };
 
 /// Tensors of the largest model: the input and one per layer.
 pub(crate) const T: usize = MAX_LAYERS + 1;
 
 /// What validation learns about a model: the shape and zero point of every
-/// tensor (0 = input, `i + 1` = output of layer `i`) and the i16 work buffer
-/// its conv2d layers need.
+/// tensor (0 = input, `i + 1` = output of layer `i`), the i16 work buffer
+/// its conv2d layers need, and the multiply-accumulates of one inference.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Checked {
     pub shapes: [Shape; T],
     pub zero_points: [i32; T],
     pub work_len: usize,
+    pub macs: u64,
 }
 
 /// Check every count, shape, span and range of `model`.
@@ -30,7 +31,9 @@ pub(crate) fn validate(model: &Model<'_>) -> Result<Checked, ModelError> {
         shapes: [Shape { h: 0, w: 0, c: 0 }; T],
         zero_points: [0; T],
         work_len: 0,
+        macs: 0,
     };
+    let mut ops = 0u64;
     c.shapes[0] = model.input;
     c.zero_points[0] = model.input_zero_point;
     for (i, l) in model.layers.iter().enumerate() {
@@ -38,6 +41,12 @@ pub(crate) fn validate(model: &Model<'_>) -> Result<Checked, ModelError> {
         c.shapes[i + 1] = out;
         c.zero_points[i + 1] = l.output_zero_point;
         c.work_len = c.work_len.max(work_len);
+        let (macs, other) = l.ops(c.shapes[l.inputs[0]]);
+        c.macs = c.macs.saturating_add(macs);
+        ops = ops.saturating_add(macs).saturating_add(other);
+        if ops > MAX_OPS {
+            return Err(ModelError::TooMuchWork { layer: i, ops });
+        }
     }
     check_head(model)?;
     Ok(c)
@@ -413,6 +422,56 @@ mod tests {
         assert_eq!((w.dims(), w.len), (&[3, 2, 10][..], 60));
         assert!(weight_dims(3, false, [16, 16], 1 << 12, 1 << 12).is_err());
         assert!(weight_dims(3, false, [usize::MAX, 2], 1, 1).is_err());
+    }
+
+    #[test]
+    fn work_per_inference_is_bounded() {
+        // Issue 14's hostile file: 64 wide max pools that grow a 1x1x16 image.
+        let window = Window {
+            kernel: [16, 16],
+            stride: [1, 1],
+            padding: [15, 15],
+        };
+        let input = Shape { h: 1, w: 1, c: 16 };
+        let mut shape = input;
+        let layers: std::vec::Vec<Layer> = (0..MAX_LAYERS)
+            .map(|i| {
+                let (h, w) = window.output_size(shape.h, shape.w).expect("grows");
+                shape = Shape { h, w, c: 16 };
+                Layer {
+                    op: Op::MaxPool2d(window),
+                    inputs: [i, 0],
+                    output: shape,
+                    output_zero_point: 0,
+                    act_min: -128,
+                    act_max: 127,
+                }
+            })
+            .collect();
+        let model = Model {
+            input,
+            input_zero_point: 0,
+            layers: &layers,
+            weights: &[],
+            params: &[-1, 1],
+            head: crate::nn::Head {
+                centers: Span { start: 0, len: 2 },
+                frac_bits: 0,
+                power_norm: false,
+                gray: false,
+            },
+        };
+        match validate(&model) {
+            Err(ModelError::TooMuchWork { layer, ops }) => {
+                assert!(ops > MAX_OPS && layer < MAX_LAYERS, "{layer} {ops}");
+            }
+            other => panic!("expected TooMuchWork, got {other:?}"),
+        }
+        let few = Model {
+            layers: &layers[..4],
+            ..model
+        };
+        assert_eq!(validate(&few).map(|c| c.macs).ok(), Some(0));
     }
 
     proptest! {

@@ -6,6 +6,8 @@ training loop can see at once which array was wrong.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -62,13 +64,44 @@ def check_threads(threads: object) -> int:
     return int(threads)
 
 
-def check_seed(seed: object) -> int:
+def check_seed(seed: object, name: str = "seed") -> int:
     """`seed` as an int in 0..2**64, or an error naming it."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        raise TypeError(f"{name} must be an int, got {type(seed).__name__}")
     if not 0 <= int(seed) < 2**64:
-        raise ValueError(f"seed must be in 0..2**64, got {seed}")
+        raise ValueError(f"{name} must be in 0..2**64, got {seed}")
     return int(seed)
+
+
+def as_counts(name: str, values: object) -> npt.NDArray[np.integer]:
+    """`values` as a 1-D array of integers >= 0 (any integer dtype), or an error naming it."""
+    a = np.asarray(values).reshape(-1)
+    if a.size == 0:
+        return a.astype(np.int64)
+    if not np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
+        raise TypeError(f"{name} must be integers, got dtype {a.dtype}")
+    if a.min() < 0:
+        raise ValueError(f"{name} must be >= 0, got {a.min()}")
+    return a
+
+
+def check_count(name: str, value: object) -> int:
+    """`value` as an int >= 0 (not a bool, a float or a string), or an error naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def check_real(name: str, value: object) -> float:
+    """`value` as a finite float (ints accepted; not a bool or a string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return v
 
 
 def check_probability(name: str, value: object) -> float:
@@ -76,7 +109,7 @@ def check_probability(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise TypeError(f"{name} must be a float, got {type(value).__name__}")
     v = float(value)
-    if not 0.0 <= v <= 1.0:
+    if not 0.0 <= v <= 1.0:  # also refuses NaN
         raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
     return v
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from semanticnn import _core
-from semanticnn._arrays import U8Array, as_u8, check_nbits, check_threads, out_u8
+from semanticnn._arrays import U8Array, as_u8, check_count, check_nbits, check_threads, out_u8
 
 PackError = _core.PackError
 
@@ -31,9 +31,7 @@ __all__ = [
 
 def packed_len(count: int, nbits: int) -> int:
     """Bytes that `count` symbols of `nbits` bits occupy once packed."""
-    if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}")
-    return int(_core.packed_len(int(count), check_nbits(nbits)))
+    return int(_core.packed_len(check_count("count", count), check_nbits(nbits)))
 
 
 def pack(symbols: np.ndarray, nbits: int, *, threads: int = 0) -> U8Array:
@@ -54,8 +52,7 @@ def unpack(
     the last symbol are ignored. `out`, if given, receives the symbols.
     """
     nbits = check_nbits(nbits)
-    if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}")
+    count = check_count("count", count)
     buf = as_u8("packed", packed)
     need = packed_len(count, nbits)
     if buf.size < need:

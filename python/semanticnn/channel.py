@@ -17,7 +17,10 @@ import numpy.typing as npt
 from semanticnn import _core
 from semanticnn._arrays import (
     U8Array,
+    as_counts,
+    check_count,
     check_probability,
+    check_real,
     check_seed,
     check_threads,
     packed_buffer,
@@ -88,7 +91,12 @@ def gilbert_elliott(
 def gilbert_elliott_mean_ber(p_gb: float, p_bg: float, ber_good: float, ber_bad: float) -> float:
     """Mean BER of the Gilbert-Elliott channel: `(p_bg*ber_good + p_gb*ber_bad) / (p_gb + p_bg)`."""
     # p_gb = p_bg = 0: ber_good (the chain never leaves its first, good, state).
-    return _core.gilbert_elliott_mean_ber(p_gb, p_bg, ber_good, ber_bad)
+    return _core.gilbert_elliott_mean_ber(
+        check_probability("p_gb", p_gb),
+        check_probability("p_bg", p_bg),
+        check_probability("ber_good", ber_good),
+        check_probability("ber_bad", ber_bad),
+    )
 
 
 def ber_awgn(snr_db: float, modulation: str = "bpsk") -> float:
@@ -98,7 +106,7 @@ def ber_awgn(snr_db: float, modulation: str = "bpsk") -> float:
     """
     if not isinstance(modulation, str):
         raise TypeError(f"modulation must be a str, got {type(modulation).__name__}")
-    return float(_core.ber_awgn(float(snr_db), modulation))
+    return float(_core.ber_awgn(check_real("snr_db", snr_db), modulation))
 
 
 def erasure(count: int, p_loss: float, *, seed: int) -> npt.NDArray[np.bool_]:
@@ -106,9 +114,7 @@ def erasure(count: int, p_loss: float, *, seed: int) -> npt.NDArray[np.bool_]:
 
     Packet i's fate depends only on (seed, i), not on `count`.
     """
-    if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}")
-    lost = np.zeros(count, dtype=np.bool_)
+    lost = np.zeros(check_count("count", count), dtype=np.bool_)
     _core.erasures_into(lost, check_probability("p_loss", p_loss), check_seed(seed))
     return lost
 
@@ -117,15 +123,15 @@ def truncate(packet: np.ndarray, p_cut: float, *, seed: int, index: int = 0) -> 
     """Packet `index` as received: with probability `p_cut` cut short at a
     uniform length in 0..len-1, else whole. Returns a copy."""
     src = packed_buffer("packet", packet)
-    if index < 0:
-        raise ValueError(f"index must be >= 0, got {index}")
-    n = _core.truncated_len(src.size, check_probability("p_cut", p_cut), check_seed(seed), index)
+    n = _core.truncated_len(
+        src.size, check_probability("p_cut", p_cut), check_seed(seed), check_seed(index, "index")
+    )
     return src[:n].copy()
 
 
 def truncations(lengths: np.ndarray, p_cut: float, *, seed: int) -> npt.NDArray[np.uint64]:
     """Received lengths of packets 0..len(lengths)-1 sent with `lengths` bytes: the same
     as `truncate(packet_i, p_cut, seed=seed, index=i)` gives each, in one call."""
-    lens = np.array(lengths, dtype=np.uint64, copy=True).reshape(-1)
+    lens = np.array(as_counts("lengths", lengths), dtype=np.uint64, copy=True)
     _core.truncations_into(lens, check_probability("p_cut", p_cut), check_seed(seed))
     return lens

@@ -10,6 +10,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 step "cargo fmt"
 cargo fmt --all --check
 cargo fmt --check --manifest-path firmware-rs/Cargo.toml
+cargo fmt --check --manifest-path rust/core/fuzz/Cargo.toml
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "no_std build of the core"

@@ -182,6 +182,18 @@ def test_older_and_damaged_run_files_are_one_line(tmp_path: Path, run_dir: Path)
     _one_line_error(_cli("eval", str(cut)), "not a readable checkpoint")
 
 
+def test_demo_over_an_older_run_says_how_to_start_afresh(tmp_path: Path) -> None:
+    import json
+
+    from semanticnn.train.config import TrainConfig
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps(TrainConfig().to_dict()))
+    torch.save({"config": TrainConfig().to_dict()}, out / "model.pt")  # no format tag
+    _one_line_error(_cli("demo", "--out", str(out)), "train it again", f"remove {out}")
+
+
 # 3. One-line CLI errors -------------------------------------------------------------
 
 

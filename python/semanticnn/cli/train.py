@@ -323,10 +323,10 @@ def demo(out: Path, repeats: int, threads: int) -> None:
     click.echo(f"[demo] {'reusing' if finished else 'training'} the run in {out}")
     try:
         train_run(TrainConfig(), out, resume=resume)
+        t1 = time.perf_counter()
+        report = _evaluate(out, repeats)  # reads model.pt: a run of an older format fails here
     except (FileExistsError, ValueError) as e:
         raise click.ClickException(f"{e} (remove {out} to start afresh)") from e
-    t1 = time.perf_counter()
-    report = _evaluate(out, repeats)
     t2 = time.perf_counter()
     fraction = _export(out, out / ENCODER_FILE)
     report["export_symbol_match"] = fraction

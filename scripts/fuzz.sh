@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz the parsers that read bytes from outside the program, with cargo-fuzz
 # (libFuzzer): the wire frame, the model file and the UART image stream.
-# Not part of CI. Usage: scripts/fuzz.sh [SECONDS per target, default 300]
+# Not part of CI. Usage: scripts/fuzz.sh [SECONDS per target, default 300] [TARGET...]
+# (targets: frame_decode model_load uart_stream, default all three)
 #
 # The seed corpora come from the golden vectors (tests/vectors): the model
 # files, frames of their symbols, and an image stream of their images. A crash
@@ -9,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-300}
+targets=("${@:2}")
+[ ${#targets[@]} -gt 0 ] || targets=(frame_decode model_load uart_stream)
 fuzz=rust/core/fuzz
 [ -x .venv/bin/python ] || scripts/setup.sh
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
@@ -41,7 +44,7 @@ end = b"SNNI" + bytes([1, c]) + bytes(6)
 PY
 
 printf '%-14s %14s %10s\n' target executions exec/s > "$fuzz/stats.txt"
-for target in frame_decode model_load uart_stream; do
+for target in "${targets[@]}"; do
     log="$fuzz/$target.log"
     cargo fuzz run --fuzz-dir "$fuzz" --release "$target" "$fuzz/corpus/$target" -- \
         -max_total_time="$seconds" -print_final_stats=1 -max_len=1048576 2>"$log" \

@@ -127,6 +127,25 @@ def test_gilbert_elliott_sojourns_are_geometric(p_gb: float, p_bg: float) -> Non
         assert abs(ones - p) < SIGMAS * math.sqrt(p * (1 - p) / lengths.size) + 1e-9
 
 
+@pytest.mark.parametrize("ber", [2e-3, 0.1])
+def test_gilbert_elliott_states_of_one_ber_are_a_bsc(ber: float) -> None:
+    # Each state's gap to its next flip carries over from sojourn to sojourn (docs/
+    # channel.md): with one BER in both states the flips must be a BSC's, so the gaps
+    # between consecutive flips, across state changes, are geometric on {0, 1, ...}.
+    buf = np.zeros(1 << 19, np.uint8)
+    out = channel.gilbert_elliott(buf, p_gb=0.05, p_bg=0.2, ber_good=ber, ber_bad=ber, seed=9)
+    gaps = np.diff(flips(buf, out)) - 1
+    assert gaps.size > 5000
+    # Chi-square of P(G = k) = ber (1-ber)^k over 10 equiprobable-ish cells.
+    edges = np.unique(np.floor(np.log1p(-np.linspace(0, 0.9, 10)) / np.log1p(-ber)).astype(int))
+    cells = np.searchsorted(edges, gaps, side="right") - 1
+    counts = np.bincount(cells, minlength=edges.size)
+    upper = np.r_[edges[1:], np.inf]
+    probs = (1 - ber) ** edges - (1 - ber) ** upper
+    expected = probs * gaps.size
+    assert ((counts - expected) ** 2 / expected).sum() < 45.0  # p < 1e-6 for <= 10 cells
+
+
 def test_gilbert_elliott_out_in_place() -> None:
     buf = np.zeros(10_000, np.uint8)
     expected = channel.gilbert_elliott(buf, **GE, seed=2)

@@ -12,6 +12,11 @@ use super::{check_probability, ChannelError};
 /// BER from which the mask sampler beats geometric gaps.
 pub const MASKS_FROM: f64 = 1.0 / 64.0;
 
+/// Runs of a state longer than this, at a BER of [`MASKS_FROM`] or more,
+/// take masks in [`Flipper::flip_continued`] (shorter ones are mostly ends
+/// that masks would leave to gaps anyway).
+const MASK_RUN_BITS: u64 = 256;
+
 /// Flips bit `pos` of a packed buffer (MSB-first, as in the packing contract).
 #[inline]
 pub(crate) fn flip_bit(buf: &mut [u8], pos: u64) {
@@ -34,6 +39,57 @@ fn prefetch(buf: &[u8], byte: u64) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (buf, byte);
+}
+
+/// Flip positions waiting for their cache lines: each is prefetched when
+/// pushed and flipped one batch later, so the memory latency of scattered
+/// flips hides behind the sampling of the next batch. Flips commute (XOR),
+/// so the delay changes nothing but the timing.
+pub(crate) struct FlipQueue {
+    batch: [u64; FlipQueue::BATCH],
+    drawn: usize,
+    waiting: [u64; FlipQueue::BATCH],
+    ready: usize,
+}
+
+impl FlipQueue {
+    const BATCH: usize = 32;
+
+    pub(crate) fn new() -> Self {
+        FlipQueue {
+            batch: [0; Self::BATCH],
+            drawn: 0,
+            waiting: [0; Self::BATCH],
+            ready: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, buf: &mut [u8], pos: u64) {
+        prefetch(buf, pos / 8);
+        self.batch[self.drawn] = pos;
+        self.drawn += 1;
+        if self.drawn == Self::BATCH {
+            for &p in &self.waiting[..self.ready] {
+                flip_bit(buf, p);
+            }
+            self.waiting = self.batch;
+            self.ready = Self::BATCH;
+            self.drawn = 0;
+        }
+    }
+
+    /// Flips what is still waiting (before `buf` changes).
+    pub(crate) fn flush(&mut self, buf: &mut [u8]) {
+        for &p in self.waiting[..self.ready]
+            .iter()
+            .chain(&self.batch[..self.drawn])
+        {
+            flip_bit(buf, p);
+        }
+        self.ready = 0;
+        self.drawn = 0;
+    }
 }
 
 /// The flips of one BER, prepared once and applied to bit ranges.
@@ -73,44 +129,59 @@ impl Flipper {
         self.flip_gaps(buf, last_byte * 8, end, rng);
     }
 
-    fn flip_gaps(&self, buf: &mut [u8], start: u64, end: u64, rng: &mut ChannelRng) {
-        // Positions are drawn in batches; each position's cache line is
-        // prefetched when drawn and flipped only after the next batch has
-        // been drawn, so the memory latency hides behind the sampling.
-        const BATCH: usize = 32;
-        if start >= end {
+    /// Like [`Self::flip_range`], for a run of bits that continues earlier
+    /// runs of one Bernoulli process (a Gilbert–Elliott state's sojourns):
+    /// `pending` is the gap left to that process's next flip (`None`: not
+    /// drawn yet). Geometric gaps are memoryless, so carrying it over instead
+    /// of drawing afresh for every run is the same law, and saves the draw
+    /// that overshoots each run. A long run at a mask BER takes masks; the
+    /// gap it drops (whatever its value) is redrawn, which is again the law.
+    /// Gap flips go through `queue` (flush it before `buf` is used).
+    pub(crate) fn flip_continued(
+        &self,
+        buf: &mut [u8],
+        start: u64,
+        end: u64,
+        rng: &mut ChannelRng,
+        pending: &mut Option<u64>,
+        queue: &mut FlipQueue,
+    ) {
+        if self.ber <= 0.0 || start >= end {
             return;
         }
-        let mut r = rng.clone();
-        let mut pending = [0u64; BATCH];
-        let mut n_pending = 0;
+        if self.ber >= MASKS_FROM && end - start > MASK_RUN_BITS {
+            *pending = None;
+            self.flip_range(buf, start, end, rng);
+            return;
+        }
         let mut pos = start;
         loop {
-            let mut batch = [0u64; BATCH];
-            let mut n = 0;
-            while n < BATCH {
-                pos = pos.saturating_add(self.gaps.sample(&mut r));
-                if pos >= end {
-                    break;
-                }
-                prefetch(buf, pos / 8);
-                batch[n] = pos;
-                n += 1;
-                pos += 1;
-            }
-            for &p in &pending[..n_pending] {
-                flip_bit(buf, p);
-            }
-            if n < BATCH {
-                for &p in &batch[..n] {
-                    flip_bit(buf, p);
-                }
-                *rng = r;
+            let gap = pending.take().unwrap_or_else(|| self.gaps.sample(rng));
+            if gap >= end - pos {
+                *pending = Some(gap - (end - pos));
                 return;
             }
-            pending = batch;
-            n_pending = n;
+            pos += gap;
+            queue.push(buf, pos);
+            pos += 1;
         }
+    }
+
+    fn flip_gaps(&self, buf: &mut [u8], start: u64, end: u64, rng: &mut ChannelRng) {
+        if start >= end {
+            return; // an empty range draws nothing
+        }
+        let mut queue = FlipQueue::new();
+        let mut pos = start;
+        loop {
+            pos = pos.saturating_add(self.gaps.sample(rng));
+            if pos >= end {
+                break;
+            }
+            queue.push(buf, pos);
+            pos += 1;
+        }
+        queue.flush(buf);
     }
 
     fn flip_bytes(&self, bytes: &mut [u8], rng: &mut ChannelRng) {

@@ -10,7 +10,7 @@
 //! sequential stream for the whole buffer; the flips inside each chunk use
 //! that chunk's own flip stream. Splitting over threads replays the sojourns
 //! to each chunk boundary first, so the result is the same for any count.
-use super::bsc::Flipper;
+use super::bsc::{FlipQueue, Flipper};
 use super::rng::{stream, uniform_open0, ChannelRng, Geometric, Purpose, Streams, CHUNK_BYTES};
 use super::{check_probability, ChannelError};
 
@@ -127,14 +127,18 @@ fn run_chunks(
     seed: u64,
     chain: &mut Chain,
 ) {
-    let good = Flipper::new(params.ber_good);
-    let bad = Flipper::new(params.ber_bad);
+    let flippers = [Flipper::new(params.ber_good), Flipper::new(params.ber_bad)];
     let streams = Streams::new(seed, Purpose::Flips, first_chunk as u64);
     for (chunk, mut rng) in buf.chunks_mut(CHUNK_BYTES).zip(streams) {
+        // Each state's gap to its next flip, carried from sojourn to sojourn
+        // within the chunk (each chunk starts afresh on its own stream).
+        let mut pending = [None, None];
+        let mut queue = FlipQueue::new();
         chain.walk(chunk.len() as u64 * 8, |start, end, is_bad| {
-            let f = if is_bad { &bad } else { &good };
-            f.flip_range(chunk, start, end, &mut rng);
+            let s = usize::from(is_bad);
+            flippers[s].flip_continued(chunk, start, end, &mut rng, &mut pending[s], &mut queue);
         });
+        queue.flush(chunk);
     }
 }
 

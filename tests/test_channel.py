@@ -238,3 +238,48 @@ def test_core_rejects_bad_probabilities_too() -> None:
     with pytest.raises(channel.ChannelError, match="ber"):
         _core.bsc_inplace(np.zeros(4, np.uint8), 2.0, 0, 1)
     assert issubclass(channel.ChannelError, ValueError)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.integers(0, 30),
+    row_len=st.integers(1, 90),
+    seed=st.integers(0, 2**64 - 1),
+    threads=st.integers(0, 3),
+)
+def test_a_batch_of_frames_is_its_rows_one_by_one(
+    rows: int, row_len: int, seed: int, threads: int
+) -> None:
+    frames = np.random.default_rng(seed % 1000).integers(0, 256, (rows, row_len), np.uint8)
+    bers = np.resize([0.0, 1e-3, 0.02, 0.2, 1.0], rows)
+    seeds = (np.arange(rows, dtype=np.uint64) * np.uint64(7919)) ^ np.uint64(seed)
+    got = channel.bsc_rows(frames, bers, seeds, threads=threads)
+    bursts = channel.gilbert_elliott_rows(
+        frames, p_gb=0.05, p_bg=0.3, ber_good=bers / 10, ber_bad=bers, seeds=seeds
+    )
+    for i in range(rows):
+        s = int(seeds[i])
+        np.testing.assert_array_equal(got[i], channel.bsc(frames[i], float(bers[i]), seed=s))
+        one = channel.gilbert_elliott(
+            frames[i], p_gb=0.05, p_bg=0.3, ber_good=bers[i] / 10, ber_bad=bers[i], seed=s
+        )
+        np.testing.assert_array_equal(bursts[i], one)
+    in_place = frames.copy()
+    assert channel.bsc_rows(in_place, bers, seeds, out=in_place) is in_place
+    np.testing.assert_array_equal(in_place, got)
+
+
+def test_batch_arguments_name_themselves() -> None:
+    frames = np.zeros((3, 8), np.uint8)
+    with pytest.raises(ValueError, match="bers: 2 values for 3 rows"):
+        channel.bsc_rows(frames, np.array([0.1, 0.2]), np.arange(3))
+    with pytest.raises(ValueError, match="seeds: 4 values for 3 rows"):
+        channel.bsc_rows(frames, 0.1, np.arange(4))
+    with pytest.raises(ValueError, match=r"bers\[1\] must be a probability"):
+        channel.bsc_rows(frames, np.array([0.1, 1.5, 0.1]), np.arange(3))
+    with pytest.raises(ValueError, match=r"ber_bad\[0\] must be a probability"):
+        channel.gilbert_elliott_rows(
+            frames, p_gb=0.1, p_bg=0.1, ber_good=0.0, ber_bad=np.nan, seeds=np.arange(3)
+        )
+    with pytest.raises(TypeError, match="frames must be a"):
+        channel.bsc_rows(np.zeros(8, np.uint8), 0.1, np.arange(1))

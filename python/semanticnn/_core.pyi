@@ -8,6 +8,8 @@ import numpy as np
 import numpy.typing as npt
 
 _U8 = npt.NDArray[np.uint8]
+_F64 = npt.NDArray[np.float64]
+_U64 = npt.NDArray[np.uint64]
 
 __version__: str
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "__version__",
     "ber_awgn",
     "bsc_inplace",
+    "bsc_rows_inplace",
     "conv_output_size",
     "default_model",
     "erasures_into",
@@ -48,6 +51,7 @@ __all__ = [
     "frame_encoded_len",
     "gilbert_elliott_inplace",
     "gilbert_elliott_mean_ber",
+    "gilbert_elliott_rows_inplace",
     "gray_decode_inplace",
     "gray_encode_inplace",
     "memory_region",
@@ -80,6 +84,17 @@ def gilbert_elliott_inplace(
     ber_good: float,
     ber_bad: float,
     seed: int,
+    threads: int = 0,
+) -> None: ...
+def bsc_rows_inplace(buf: _U8, row_len: int, bers: _F64, seeds: _U64, threads: int = 0) -> None: ...
+def gilbert_elliott_rows_inplace(
+    buf: _U8,
+    row_len: int,
+    p_gb: _F64,
+    p_bg: _F64,
+    ber_good: _F64,
+    ber_bad: _F64,
+    seeds: _U64,
     threads: int = 0,
 ) -> None: ...
 def gilbert_elliott_mean_ber(p_gb: float, p_bg: float, ber_good: float, ber_bad: float) -> float:

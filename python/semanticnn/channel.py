@@ -33,9 +33,11 @@ __all__ = [
     "ChannelError",
     "ber_awgn",
     "bsc",
+    "bsc_rows",
     "erasure",
     "gilbert_elliott",
     "gilbert_elliott_mean_ber",
+    "gilbert_elliott_rows",
     "truncate",
     "truncations",
 ]
@@ -85,6 +87,96 @@ def gilbert_elliott(
     seed = check_seed(seed)
     res = target(src, out)
     _core.gilbert_elliott_inplace(res, *probs, seed, check_threads(threads))
+    return res
+
+
+def _rows(frames: np.ndarray, out: np.ndarray | None) -> U8Array:
+    """Where the damaged (N, L) uint8 rows go: a copy, `frames` itself, or `out`."""
+    src = np.asarray(frames)
+    if src.dtype != np.uint8 or src.ndim != 2:
+        raise TypeError(f"frames must be a (N, L) uint8 array, got {src.dtype} {src.shape}")
+    if out is None:
+        return np.array(src, order="C", copy=True)
+    ok = isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == src.shape
+    if not (ok and out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError(f"out must be a writable C-contiguous uint8 array of shape {src.shape}")
+    if out is not frames:
+        np.copyto(out, src)
+    return out
+
+
+def _per_row(name: str, values: object, rows: int) -> np.ndarray:
+    """A probability for every row, or one per row, as `rows` float64 values."""
+    if isinstance(values, str | bytes):
+        raise TypeError(f"{name} must be a probability or one per row, got a string")
+    a = np.asarray(values, dtype=np.float64)
+    a = np.broadcast_to(a, (rows,)) if a.ndim == 0 else a
+    if a.shape != (rows,):
+        raise ValueError(f"{name}: {a.size} values for {rows} rows, one per row")
+    bad = np.flatnonzero(~((a >= 0) & (a <= 1)))
+    if bad.size:
+        raise ValueError(f"{name}[{bad[0]}] must be a probability in [0, 1], got {a[bad[0]]}")
+    return np.ascontiguousarray(a)
+
+
+def _seeds(seeds: object, rows: int) -> np.ndarray:
+    a = as_counts("seeds", seeds)
+    if a.shape != (rows,):
+        raise ValueError(f"seeds: {a.size} values for {rows} rows, one per row")
+    if a.size and int(a.max()) >= 2**64:
+        raise ValueError("seeds must be in 0..2**64")
+    return np.ascontiguousarray(a, dtype=np.uint64)
+
+
+def bsc_rows(
+    frames: np.ndarray,
+    bers: float | np.ndarray,
+    seeds: np.ndarray,
+    *,
+    out: np.ndarray | None = None,
+    threads: int = 0,
+) -> U8Array:
+    """`bsc` on each row of an (N, L) uint8 batch of frames in one call: row `i` at
+    `bers[i]` (or one BER for all) from `seeds[i]`, exactly what
+    `bsc(frames[i], bers[i], seed=seeds[i])` gives it. Rows are split over threads."""
+    res = _rows(frames, out)
+    n = res.shape[0]
+    _core.bsc_rows_inplace(
+        res.reshape(-1),
+        res.shape[1],
+        _per_row("bers", bers, n),
+        _seeds(seeds, n),
+        check_threads(threads),
+    )
+    return res
+
+
+def gilbert_elliott_rows(
+    frames: np.ndarray,
+    *,
+    p_gb: float | np.ndarray,
+    p_bg: float | np.ndarray,
+    ber_good: float | np.ndarray,
+    ber_bad: float | np.ndarray,
+    seeds: np.ndarray,
+    out: np.ndarray | None = None,
+    threads: int = 0,
+) -> U8Array:
+    """`gilbert_elliott` on each row of an (N, L) uint8 batch: row `i` with the
+    `i`-th value of each parameter (a scalar applies to every row), from
+    `seeds[i]`; the same bits as one call per row."""
+    res = _rows(frames, out)
+    n = res.shape[0]
+    _core.gilbert_elliott_rows_inplace(
+        res.reshape(-1),
+        res.shape[1],
+        _per_row("p_gb", p_gb, n),
+        _per_row("p_bg", p_bg, n),
+        _per_row("ber_good", ber_good, n),
+        _per_row("ber_bad", ber_bad, n),
+        _seeds(seeds, n),
+        check_threads(threads),
+    )
     return res
 
 

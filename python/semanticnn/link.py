@@ -152,14 +152,32 @@ def transmit_bytes(
     `link` is one link for the whole batch, or one per payload (each with its own
     seed drawn from `seed`).
     """
+    from semanticnn import channel
+
     out = np.ascontiguousarray(payloads, dtype=np.uint8).copy()
     if isinstance(link, _BitLink):
         link.corrupt(out.reshape(-1), seed)
         return out
     if len(link) != len(out):
         raise ValueError(f"link: {len(link)} links for {len(out)} payloads")
-    for i, (row, one) in enumerate(zip(out, link, strict=True)):
-        one.corrupt(row, derive_seed(seed, i))
+    seeds = np.array([derive_seed(seed, i) for i in range(len(out))], dtype=np.uint64)
+    # One call for the batch where every link is of one kind (what training sends).
+    bscs = [one for one in link if type(one) is BSC]
+    if len(bscs) == len(out):
+        return channel.bsc_rows(out, np.array([b.ber for b in bscs]), seeds, out=out)
+    ges = [one for one in link if isinstance(one, GilbertElliott)]
+    if len(ges) == len(out):
+        return channel.gilbert_elliott_rows(
+            out,
+            p_gb=np.array([g.p_gb for g in ges]),
+            p_bg=np.array([g.p_bg for g in ges]),
+            ber_good=np.array([g.ber_good for g in ges]),
+            ber_bad=np.array([g.ber_bad for g in ges]),
+            seeds=seeds,
+            out=out,
+        )
+    for row, one, row_seed in zip(out, link, seeds, strict=True):
+        one.corrupt(row, int(row_seed))
     return out
 
 

@@ -46,11 +46,13 @@ impl NibbleAlias {
     pub fn new(p: f64) -> Self {
         let q = 1.0 - p;
         // Column weights scaled so that a fair column has weight 1.
-        let mut w = [0.0f64; 16];
-        for (i, w) in w.iter_mut().enumerate() {
-            let k = (i as u32).count_ones() as i32;
-            *w = 16.0 * libm::pow(p, f64::from(k)) * libm::pow(q, f64::from(4 - k));
-        }
+        // One weight per number of ones (the same operations for every
+        // pattern with it, so computed once: a table per frame is cheap).
+        let by_ones: [f64; 5] = core::array::from_fn(|k| {
+            let k = k as i32;
+            16.0 * libm::pow(p, f64::from(k)) * libm::pow(q, f64::from(4 - k))
+        });
+        let mut w: [f64; 16] = core::array::from_fn(|i| by_ones[(i as u32).count_ones() as usize]);
         let mut keep = [1.0f64; 16];
         let mut alias: [u8; 16] = core::array::from_fn(|i| i as u8);
         // Vose's construction: pair each light column with a heavy one.

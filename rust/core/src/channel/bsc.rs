@@ -97,7 +97,10 @@ impl FlipQueue {
 pub(crate) struct Flipper {
     ber: f64,
     gaps: Geometric,
-    words: NibbleAlias,
+    /// The mask table, from [`MASKS_FROM`] on only: below, masks are never
+    /// drawn, and the table (~1 µs to build) would cost more than a frame's
+    /// flips.
+    words: Option<NibbleAlias>,
 }
 
 impl Flipper {
@@ -105,7 +108,7 @@ impl Flipper {
         Flipper {
             ber,
             gaps: Geometric::new(ber),
-            words: NibbleAlias::new(ber),
+            words: (ber >= MASKS_FROM).then(|| NibbleAlias::new(ber)),
         }
     }
 
@@ -117,14 +120,14 @@ impl Flipper {
         }
         let first_byte = start.div_ceil(8);
         let last_byte = end / 8;
-        if self.ber < MASKS_FROM || last_byte <= first_byte + 8 {
+        let Some(words) = self.words.as_ref().filter(|_| last_byte > first_byte + 8) else {
             self.flip_gaps(buf, start, end, rng);
             return;
-        }
+        };
         // Partial bytes at both ends by gaps, whole bytes by masks.
         self.flip_gaps(buf, start, first_byte * 8, rng);
         if let Some(bytes) = buf.get_mut(first_byte as usize..last_byte as usize) {
-            self.flip_bytes(bytes, rng);
+            flip_bytes(words, bytes, rng);
         }
         self.flip_gaps(buf, last_byte * 8, end, rng);
     }
@@ -183,16 +186,18 @@ impl Flipper {
         }
         queue.flush(buf);
     }
+}
 
-    fn flip_bytes(&self, bytes: &mut [u8], rng: &mut ChannelRng) {
-        let (words, tail) = bytes.as_chunks_mut::<8>();
-        for w in words {
-            *w = (u64::from_le_bytes(*w) ^ self.words.sample(rng)).to_le_bytes();
-        }
-        if !tail.is_empty() {
-            let mask = self.words.sample(rng).to_le_bytes();
-            tail.iter_mut().zip(mask).for_each(|(b, m)| *b ^= m);
-        }
+/// XORs a mask from `masks` into every 8 bytes of `bytes` (a partial word
+/// at the end takes a whole mask).
+fn flip_bytes(masks: &NibbleAlias, bytes: &mut [u8], rng: &mut ChannelRng) {
+    let (words, tail) = bytes.as_chunks_mut::<8>();
+    for w in words {
+        *w = (u64::from_le_bytes(*w) ^ masks.sample(rng)).to_le_bytes();
+    }
+    if !tail.is_empty() {
+        let mask = masks.sample(rng).to_le_bytes();
+        tail.iter_mut().zip(mask).for_each(|(b, m)| *b ^= m);
     }
 }
 
@@ -221,7 +226,7 @@ pub fn bsc_chunks(
 /// gets exactly what [`Flipper::flip_range`] would give it.
 fn flip_quads(flipper: &Flipper, buf: &mut [u8], streams: &mut Streams) -> usize {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    if flipper.ber >= MASKS_FROM && super::avx2::available() {
+    if let Some(words) = flipper.words.as_ref().filter(|_| super::avx2::available()) {
         let (quads, _) = buf.as_chunks_mut::<{ 4 * CHUNK_BYTES }>();
         for quad in quads.iter_mut() {
             let mut rngs: [ChannelRng; 4] = core::array::from_fn(|_| streams.next_stream());
@@ -229,7 +234,7 @@ fn flip_quads(flipper: &Flipper, buf: &mut [u8], streams: &mut Streams) -> usize
             let (c0, c1) = a.split_at_mut(CHUNK_BYTES);
             let (c2, c3) = b.split_at_mut(CHUNK_BYTES);
             // SAFETY: the CPU supports AVX2 (checked above).
-            unsafe { super::avx2::flip_chunks(&flipper.words, [c0, c1, c2, c3], &mut rngs) };
+            unsafe { super::avx2::flip_chunks(words, [c0, c1, c2, c3], &mut rngs) };
         }
         return quads.len() * 4 * CHUNK_BYTES;
     }

@@ -4,7 +4,8 @@
 //! - [`bsc`](mod@bsc): binary symmetric channel (i.i.d. flips);
 //! - [`gilbert_elliott`](mod@gilbert_elliott): two-state Markov burst channel;
 //! - [`packets`]: packet erasure and truncation;
-//! - [`awgn`]: BER of BPSK/QPSK over AWGN from the SNR.
+//! - [`awgn`]: BER of BPSK/QPSK over AWGN from the SNR;
+//! - `rows`: a batch of frames, each row through its own channel (`std`).
 use core::fmt;
 
 pub mod alias;
@@ -15,6 +16,8 @@ pub mod bsc;
 pub mod gilbert_elliott;
 pub mod packets;
 pub mod rng;
+#[cfg(feature = "std")]
+pub mod rows;
 
 pub use awgn::{ber_awgn, Modulation};
 pub use bsc::bsc;
@@ -26,6 +29,14 @@ pub use packets::{erased, erasures, truncated_len, truncations};
 pub enum ChannelError {
     /// A probability (named) outside [0, 1] or NaN.
     InvalidProbability { name: &'static str, value: f64 },
+    /// A buffer of `bytes` bytes that are not whole rows of `row_len`.
+    NotWholeRows { bytes: usize, row_len: usize },
+    /// A per-row argument (named) of `got` values for `rows` rows.
+    RowMismatch {
+        name: &'static str,
+        got: usize,
+        rows: usize,
+    },
 }
 
 impl fmt::Display for ChannelError {
@@ -33,6 +44,15 @@ impl fmt::Display for ChannelError {
         match *self {
             ChannelError::InvalidProbability { name, value } => {
                 write!(f, "{name} must be a probability in [0, 1], got {value}")
+            }
+            ChannelError::NotWholeRows { bytes, row_len } => {
+                write!(
+                    f,
+                    "buf: {bytes} bytes are not whole rows of {row_len} bytes"
+                )
+            }
+            ChannelError::RowMismatch { name, got, rows } => {
+                write!(f, "{name}: {got} values for {rows} rows, one per row")
             }
         }
     }

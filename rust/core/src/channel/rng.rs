@@ -41,6 +41,10 @@ pub enum Purpose {
 #[derive(Debug, Clone)]
 pub struct Streams {
     next: ChannelRng,
+    /// Whether `next` was handed out and must jump before the next one: the
+    /// jump (~0.5 µs) is taken only when another stream is asked for, which a
+    /// one-chunk buffer (a frame) never does.
+    handed_out: bool,
 }
 
 impl Streams {
@@ -60,16 +64,22 @@ impl Streams {
         } else {
             next.jump_n(&[0, 0, first, purpose as u64]);
         }
-        Streams { next }
+        Streams {
+            next,
+            handed_out: false,
+        }
     }
 }
 
 impl Streams {
-    /// The current stream; moves on to the next one (one jump).
+    /// The current stream; moves on to the next one (one jump, taken when
+    /// that one is asked for).
     pub fn next_stream(&mut self) -> ChannelRng {
-        let current = self.next.clone();
-        self.next.jump();
-        current
+        if self.handed_out {
+            self.next.jump();
+        }
+        self.handed_out = true;
+        self.next.clone()
     }
 }
 
@@ -87,7 +97,7 @@ impl Iterator for Streams {
 
 /// The stream `(purpose, index)` of `seed`.
 pub fn stream(seed: u64, purpose: Purpose, index: u64) -> ChannelRng {
-    Streams::new(seed, purpose, index).next.clone()
+    Streams::new(seed, purpose, index).next
 }
 
 /// A uniform draw in (0, 1], with 53 random bits.

@@ -16,7 +16,13 @@ def test_bench_channel_json() -> None:
     assert r["buffer_bytes"] == 1 << 20
     assert set(r["gb_per_s"]) >= {"memcpy (numpy copy)", "naive numpy BSC", "bsc ber=0.1"}
     assert all(v > 0 for v in r["gb_per_s"].values())
-    assert {t["name"] for t in r["targets"]} >= {"bsc ber=0.001 vs memcpy", "pack n=3 vs memcpy"}
+    assert {t["name"] for t in r["targets"]} >= {
+        "bsc ber=0.001 vs memcpy",
+        "pack n=3 vs memcpy",
+        "gilbert_elliott, 2 threads vs 1",
+        "bsc_rows vs a loop of bsc",
+    }
+    assert r["frames"]["count"] == 100_000 and r["frames"]["bsc_rows_seconds"] > 0
 
 
 def test_channel_demo() -> None:

@@ -14,8 +14,8 @@ as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # System packages (Debian): QEMU for the firmware, Debian's rustc-web with its
 # library source for building core for thumbv7em, lld to link it, and what
-# probe-rs needs to build.
-apt_packages=(qemu-system-arm lld rustc-web cargo-web rust-web-src libudev-dev pkg-config)
+# probe-rs needs to build; Mosquitto, the MQTT 5 broker of `semanticnn serve`.
+apt_packages=(qemu-system-arm lld rustc-web cargo-web rust-web-src libudev-dev pkg-config mosquitto)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -33,7 +33,7 @@ fi
 py=.venv/bin/python
 "$py" -m pip install -q --upgrade pip "maturin>=1.7,<2"
 
-extras=train,serial
+extras=train,serial,edge
 ((dev)) && extras=$extras,dev
 log "building the Rust extension and installing semanticnn[$extras]"
 # `maturin develop` installs the package editable: python/ is imported from

@@ -6,6 +6,7 @@
 | `train.py` | `train`, `eval`, `study`, `zoo`, `export`, `demo` |
 | `firmware.py` | `firmware build|emulate|bench`, `flash` |
 | `link.py` | `encode`, `receive`, `channel-demo` |
+| `edge.py` | `serve`, `devices simulate`, `broker` |
 | `bench.py` | `bench channel`, `bench encoder` |
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import click
 
-from . import bench, firmware, link, train
+from . import bench, edge, firmware, link, train
 from .errors import Group
 
 
@@ -40,6 +41,9 @@ for command in (
     link.encode,
     link.receive,
     link.channel_demo,
+    edge.serve,
+    edge.devices,
+    edge.broker_cmd,
     bench.bench,
 ):
     main.add_command(command)

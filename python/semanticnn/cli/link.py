@@ -54,7 +54,7 @@ def encode(model: Path | None, images_path: Path, out: Path) -> None:
     type=click.Path(path_type=Path),
     default=DEFAULT_RUN,
     show_default=True,
-    help="Trained run whose decoder and tail predict.",
+    help="Trained run whose decoder and tail predict (not used with --publish).",
 )
 @click.option(
     "--ber",
@@ -68,29 +68,61 @@ def encode(model: Path | None, images_path: Path, out: Path) -> None:
 @click.option(
     "--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for a frame."
 )
+@click.option(
+    "--publish",
+    default=None,
+    help="Gateway mode: forward each frame to this MQTT broker (mqtt://HOST:PORT) on "
+    "snn/<device>/up for `semanticnn serve`, instead of decoding it here.",
+)
+@click.option("--device", default="board", show_default=True,
+              help="The board's device name on the broker (with --publish).")  # fmt: skip
 def receive(
-    port: str, baud: int, run_dir: Path, ber: float | None, count: int | None, timeout: float
+    port: str,
+    baud: int,
+    run_dir: Path,
+    ber: float | None,
+    count: int | None,
+    timeout: float,
+    publish: str | None,
+    device: str,
 ) -> None:
-    """Read frames from a board over its serial port and print the edge's predictions.
+    """Read frames from a board over its serial port and print the edge's predictions,
+    or with --publish forward them to the edge service over MQTT.
 
     \b
     Example:
       semanticnn receive --port /dev/ttyACM0 --run runs/mnist5k
+      semanticnn receive --port /dev/ttyACM0 --publish mqtt://127.0.0.1:1883
     """
     import serial
 
-    from semanticnn.ber_estimate import LinkEstimate
-    from semanticnn.firmware.receive import predict, read_frames
-    from semanticnn.train import load_run
+    from semanticnn.firmware.receive import read_frames
 
-    run = load_run(run_dir)
+    if publish is not None:
+        from semanticnn.edge.broker import parse_broker
+        from semanticnn.edge.mqtt import check_device
+
+        parse_broker(publish)
+        check_device(device)
     try:
         ser = serial.Serial(port, baud, timeout=0.5)
     except serial.SerialException as e:
         raise click.ClickException(f"port {port}: {e}") from None
-    link = LinkEstimate()
     with ser:
-        for i, frame in enumerate(read_frames(ser, count=count, timeout=timeout)):
+        frames = read_frames(ser, count=count, timeout=timeout)
+        if publish is not None:
+            from semanticnn.edge.gateway import forward
+
+            n = forward(frames, publish, device)
+            click.echo(f"{n} frames forwarded to {publish} as {device}")
+            return
+        from semanticnn.ber_estimate import LinkEstimate
+        from semanticnn.firmware.receive import predict
+        from semanticnn.train import load_run
+
+        run = load_run(run_dir)
+        link = LinkEstimate()
+        for i, frame in enumerate(frames):
             (label,) = predict(run.aware, [frame], ber, link)
             click.echo(f"frame {i}: {len(frame)} bytes -> class {label}")
 

@@ -65,8 +65,6 @@ def predict(
     (the link's frames so far, `semanticnn.ber_estimate`), updated by each frame, or
     without `link` each frame's own estimate (the bits its header's Golay code
     corrected and its pilot, `Frame.ber_estimate`)."""
-    import torch
-
     c, h, w = model.latent_shape()
     nbits = model.encoder.quantizer.bits
     if not frames:
@@ -89,8 +87,7 @@ def predict(
             bers.append(link.update(*frame_evidence(parsed)))
         else:
             bers.append(parsed.ber_estimate)
-    nchw = model.symbols_nchw(np.stack(symbols))
-    with torch.no_grad():
-        values = model.encoder.quantizer.dequantize(nchw)
-        feats = model.decode(values, torch.tensor(bers, dtype=torch.float32))
-        return [int(k) for k in model.tail(feats).argmax(1)]
+    from ..edge.service import classify
+
+    labels, _ = classify(model, np.stack(symbols), np.array(bers))
+    return [int(k) for k in labels]

@@ -168,7 +168,8 @@ pub fn gilbert_elliott_threads(
         run_chunks(buf, 0, params, seed, &mut chain);
         return Ok(());
     }
-    // Snapshot the chain at every chunk boundary (cheap: one step per sojourn).
+    // Snapshot the chain at every chunk boundary (cheap: one step per sojourn); each
+    // thread starts from the snapshot at its piece's first chunk.
     let chunks = buf.len().div_ceil(CHUNK_BYTES);
     let mut starts = Vec::with_capacity(chunks);
     for c in 0..chunks {
@@ -177,10 +178,10 @@ pub fn gilbert_elliott_threads(
         chain.walk(bytes as u64 * 8, |_, _, _| {});
     }
     crate::par::split_mut(buf, CHUNK_BYTES, threads, |first, piece| {
-        for (i, chunk) in piece.chunks_mut(CHUNK_BYTES).enumerate() {
-            if let Some(start) = starts.get(first + i) {
-                run_chunks(chunk, first + i, params, seed, &mut start.clone());
-            }
+        // The chain runs on through the piece's chunks as it does in one thread; one
+        // call per piece also reaches the piece's flip streams once, not per chunk.
+        if let Some(start) = starts.get(first) {
+            run_chunks(piece, first, params, seed, &mut start.clone());
         }
     });
     Ok(())

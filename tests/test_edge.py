@@ -216,3 +216,19 @@ def test_bad_service_input_is_one_line(served_run: Path, tmp_path: Path) -> None
     assert res.exit_code == 1 and "expected mqtt://HOST[:PORT]" in res.output, res.output
     res = runner.invoke(main, ["devices", "simulate", str(tmp_path)])
     assert res.exit_code == 1 and "export the run first" in res.output, res.output
+
+
+def test_bench_serve_reports_raw_and_end_to_end_rates(served_run: Path) -> None:
+    from semanticnn.bench.serve import format_lines, run_bench
+
+    r = run_bench(served_run, devices=20, seconds=0.5)
+    assert r["raw_frames_per_s"] > 0 and r["rates"] and r["rates"][0]["kept_up"]
+    assert 0 < r["sustained_frames_per_s"] <= r["raw_frames_per_s"]
+    restarted = r["across_restart"]
+    assert restarted["answered"] == restarted["sent"] and restarted["duplicates"] == 0
+    assert {t["name"] for t in r["targets"]} == {
+        "end to end vs raw decoder",
+        "p99 latency at half rate (ms)",
+        "frames lost (QoS 1, one broker restart)",
+    }
+    assert any("sustained" in line for line in format_lines(r))

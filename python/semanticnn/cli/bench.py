@@ -4,6 +4,7 @@ baseline of the same run."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -62,6 +63,34 @@ def channel(mib: int, repeats: int, clock: str, as_json: bool) -> None:
     for t in r["targets"]:
         mark = "ok" if t["met"] else "MISSED"
         click.echo(f"  {t['name']:30s} {t['ratio']:9.2f}x (target >= {t['target']:g}) {mark}")
+
+
+@bench.command("serve")
+@options.run_dir_argument
+@click.option("--devices", type=click.IntRange(1), default=1000, show_default=True,
+              help="Simulated devices.")  # fmt: skip
+@click.option("--seconds", type=click.FloatRange(min=0.5), default=5.0, show_default=True,
+              help="Seconds of sending per rate (and of the raw decoder's timing).")  # fmt: skip
+@click.option("--max-batch", type=click.IntRange(1), default=64, show_default=True,
+              help="The service's largest batch.")  # fmt: skip
+@click.option("--max-wait-ms", type=click.FloatRange(0), default=5.0, show_default=True,
+              help="The service's longest wait for a batch to fill.")  # fmt: skip
+@options.as_json
+def serve(
+    run_dir: Path, devices: int, seconds: float, max_batch: int, max_wait_ms: float, as_json: bool
+) -> None:
+    """The edge service: the raw batched decoder's frames/s, then end to end through a
+    broker of its own with simulated devices at rising rates: the highest sustained,
+    p50/p99 latency at half of it, and no frame lost across a broker restart.
+
+    \b
+    Example:
+      semanticnn bench serve runs/mnist5k --devices 1000
+    """
+    from semanticnn.bench.serve import format_lines, run_bench
+
+    r = run_bench(run_dir, devices, seconds, max_batch, max_wait_ms)
+    click.echo(json.dumps(r, indent=2) if as_json else "\n".join(format_lines(r)))
 
 
 @bench.command("encoder")

@@ -152,7 +152,10 @@ class EdgeService:
         self.metrics = metrics
         self.counts = Counts()
         self.links: dict[str, LinkEstimate] = defaultdict(LinkEstimate)
+        # The sequence numbers answered (or being answered) per device; the confirming
+        # thread forgets those whose result the broker did not take.
         self._recent: dict[str, OrderedDict[int, None]] = defaultdict(OrderedDict)
+        self._recent_lock = threading.Lock()
         self._shapes = {
             mid: (int(np.prod(m.latent_shape())), m.encoder.quantizer.bits)
             for mid, m in self.models.items()
@@ -163,17 +166,25 @@ class EdgeService:
         if self.metrics:
             self.metrics.frames_lost.labels(device, reason).inc()
 
-    def answered(self, device: str, seq: int) -> None:
-        """Remember that `device`'s frame `seq` got its result (the broker confirmed)."""
-        recent = self._recent[device]
-        recent[seq] = None
-        if len(recent) > DEDUPE_WINDOW:
-            recent.popitem(last=False)
+    def _first_time(self, device: str, seq: int) -> bool:
+        """Whether `device`'s frame `seq` is new; it is remembered from now on."""
+        with self._recent_lock:
+            recent = self._recent[device]
+            if seq in recent:
+                return False
+            recent[seq] = None
+            if len(recent) > DEDUPE_WINDOW:
+                recent.popitem(last=False)
+            return True
+
+    def forget(self, device: str, seq: int) -> None:
+        """Its result was not confirmed: answer `device`'s frame `seq` when it comes again."""
+        with self._recent_lock:
+            self._recent[device].pop(seq, None)
 
     def decode(self, uplinks: list[Uplink]) -> list[Result | None]:
         """The result of each uplink of a batch (None for a bad one, which is counted)."""
         rows: dict[int, list[tuple[int, Uplink, frame.Frame, float]]] = defaultdict(list)
-        taken: set[tuple[str, int]] = set()
         for i, up in enumerate(uplinks):
             if self.metrics:
                 self.metrics.frames_in.inc()
@@ -194,11 +205,9 @@ class EdgeService:
             if (parsed.symbols.size, parsed.nbits) != shape:
                 self._lost(up.device, "wrong_shape")
                 continue
-            key = (up.device, parsed.seq)
-            if parsed.seq in self._recent[up.device] or key in taken:
+            if not self._first_time(up.device, parsed.seq):
                 self._lost(up.device, "duplicate")  # a redelivery: answered already
                 continue
-            taken.add(key)
             ber = self.links[up.device].update(*frame_evidence(parsed))
             if self.metrics:
                 self.metrics.ber.labels(up.device).set(ber)
@@ -245,7 +254,11 @@ def run_service(
     on_ready: Callable[[], None] | None = None,
 ) -> None:
     """Serve until `stop` is set; then finish the batch in hand, acknowledge what was
-    answered, and disconnect (what was not taken stays queued at the broker)."""
+    answered, and disconnect (what was not taken stays queued at the broker).
+
+    Decoding and confirming overlap: the decoding loop publishes a batch's results and
+    goes on with the next batch while a second thread waits for the broker to confirm
+    them and then acknowledges the batch's uplinks."""
     from semanticnn.edge.mqtt import UP_FILTER, connect, device_of
 
     inbox: queue.Queue[Uplink] = queue.Queue()
@@ -263,40 +276,63 @@ def run_service(
         on_message=on_message,
         manual_ack=True,
     )
+    sent: queue.Queue[Published | None] = queue.Queue()
+    confirmer = threading.Thread(target=confirm, args=(service, session, sent), daemon=True)
+    confirmer.start()
     if on_ready:
         on_ready()
     try:
         while not stop.is_set():
             batch = next_batch(inbox, max_batch, max_wait_ms / 1e3)
             if batch:
-                answer(service, session, batch)
+                sent.put(publish(service, session, batch))
         accepting.clear()  # what arrives now is not acknowledged: the broker keeps it
     finally:
+        sent.put(None)
+        confirmer.join()
         session.close()
 
 
-def answer(service: EdgeService, session: Session, batch: list[Uplink]) -> None:
-    """Decode `batch`, publish its results (QoS 1) and acknowledge its uplinks; an
-    uplink whose result the broker did not confirm in time is not acknowledged, so the
-    broker sends it again (and it is not remembered as answered)."""
+@dataclass(frozen=True)
+class Published:
+    """A decoded batch whose results are on their way to the broker."""
+
+    batch: list[Uplink]
+    results: list[tuple[Uplink, Result, int]]  # (uplink, its result, the result's mid)
+
+
+def publish(service: EdgeService, session: Session, batch: list[Uplink]) -> Published:
+    """Decode `batch` and publish its results (QoS 1)."""
     from semanticnn.edge.mqtt import RESULT
 
-    results = service.decode(batch)
-    sent = [(up, r) for up, r in zip(batch, results, strict=True) if r is not None]
-    mids = [session.publish(RESULT.format(device=r.device), r.to_json()) for _, r in sent]
-    confirmed = dict(zip((up.mid for up, _ in sent), session.wait_acked(mids, 30), strict=True))
+    out = []
+    for up, r in zip(batch, service.decode(batch), strict=True):
+        if r is not None:
+            out.append((up, r, session.publish(RESULT.format(device=r.device), r.to_json())))
+    return Published(batch, out)
+
+
+def confirm(service: EdgeService, session: Session, sent: queue.Queue[Published | None]) -> None:
+    """For each published batch (until None): wait for the broker to confirm its results,
+    then acknowledge its uplinks. An uplink whose result is not confirmed in 30 s is not
+    acknowledged, so the broker sends it again, and is forgotten, so it is answered then."""
     m = service.metrics
-    for up, r in sent:
-        if confirmed[up.mid]:
-            service.answered(r.device, r.seq)
+    while (done := sent.get()) is not None:
+        confirmed = session.wait_acked([mid for _, _, mid in done.results], 30)
+        unconfirmed = set()
+        for (up, r, _), ok in zip(done.results, confirmed, strict=True):
+            if not ok:
+                unconfirmed.add(up.mid)
+                service.forget(r.device, r.seq)
+                continue
             service.counts.decoded[r.device] += 1
             if m:
                 m.frames_decoded.labels(r.device).inc()
                 m.latency.observe(r.latency_s)
-    for up in batch:
-        if confirmed.get(up.mid, True):  # bad frames are done with too
-            session.ack(up.mid)
-    if m:
-        m.batch.observe(len(batch))
-    if not all(confirmed.values()):
-        log.warning("results not confirmed by the broker in 30 s: their frames stay queued")
+        for up in done.batch:
+            if up.mid not in unconfirmed:  # bad frames are done with too
+                session.ack(up.mid)
+        if m:
+            m.batch.observe(len(done.batch))
+        if unconfirmed:
+            log.warning("%d results not confirmed by the broker in 30 s", len(unconfirmed))

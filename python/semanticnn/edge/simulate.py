@@ -89,8 +89,8 @@ class Report:
         }
 
 
-def device_name(k: int) -> str:
-    return f"dev{k:05d}"
+def device_name(k: int, fleet: str = "dev") -> str:
+    return f"{fleet}{k:05d}"
 
 
 def simulate(
@@ -103,6 +103,7 @@ def simulate(
     model_id: int = frame.DEVICE_MODEL_ID,
     links: tuple[Channel, ...] = LINKS,
     seed: int = 0,
+    name: str = "dev",
     settle_s: float = 10.0,
     retry_s: float = 2.0,
     retries: int = 3,
@@ -113,7 +114,9 @@ def simulate(
     `retry_s` after the last is sent again, up to `retries` times (the service answers
     each (device, seq) once): Mosquitto 2.0 does not keep shared subscriptions across
     its restart, so frames published before the services subscribe again are dropped
-    (docs/edge.md). `during(i)`, if given, is called before publishing frame `i`."""
+    (docs/edge.md). Devices are called `name` and a number; their sequence numbers
+    start at 0, so a service that already answered devices of this name must be given
+    another. `during(i)`, if given, is called before publishing frame `i`."""
     from semanticnn.edge.mqtt import RESULT_FILTER, UP, connect, device_of
 
     if frames > devices * (frame.MAX_SEQ + 1):
@@ -167,7 +170,7 @@ def simulate(
         rows = np.arange(frames) % len(fleet.symbols)
         for i in range(frames):
             k, seq = i % devices, i // devices
-            device = device_name(k)
+            device = device_name(k, name)
             wire = frame.encode(
                 fleet.symbols[rows[i]],
                 fleet.nbits,

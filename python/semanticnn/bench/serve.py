@@ -128,7 +128,8 @@ def run_bench(
                     sustained = mid
                 else:
                     behind = mid
-            half = sustained / 2
+            # (If not even the lowest rate was kept up, half of that.)
+            half = (sustained or FRACTIONS[0] * raw) / 2
             frames = max(int(half * seconds), 1)
             at_half = simulate(
                 fleet,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import platform
 import struct
 import subprocess
@@ -56,13 +57,46 @@ def test_requantize_matches_real_multiplier() -> None:
 
 
 def test_quantize_multiplier_limits() -> None:
-    m, s = int8.quantize_multiplier(np.array([0.0, 0.5, 1.0, 1e-12, 1e-30]))
-    assert m.tolist() == [0, 1 << 30, 1 << 30, round(1e-12 * 2.0**62), 0]
-    assert s.tolist() == [0, 0, 1, -31, -31]
+    m, s = int8.quantize_multiplier(np.array([0.0, 0.5, 1.0, 2.0**-32, 2.0**-33, 1e-30]))
+    # Below 2**-32 (a shift under -31) TFLite flushes the multiplier to (0, 0).
+    assert m.tolist() == [0, 1 << 30, 1 << 30, 1 << 30, 0, 0]
+    assert s.tolist() == [0, 0, 1, -31, 0, 0]
     with pytest.raises(ValueError):
         int8.quantize_multiplier(-1.0)
     with pytest.raises(ValueError):
         int8.quantize_multiplier(2.0**40)
+
+
+def test_tflite_tie_rules() -> None:
+    # Issue 15's cases, where ties to even (Python's round) and TFLite differ.
+    (m,), (s,) = int8.quantize_multiplier(0.015538604337052675)
+    assert (int(m), int(s)) == (2135609519, -6)
+    assert int8.activation_range("relu6", 0.07453416, -50) == (-50, 31)
+
+
+@given(
+    mantissa=st.integers(1 << 30, (1 << 31) - 2),
+    exponent=st.integers(-31, 30),
+)
+def test_quantize_multiplier_rounds_ties_away_from_zero(mantissa: int, exponent: int) -> None:
+    # real = (mantissa + 1/2) * 2**(exponent - 31): exactly halfway between two Q31 values.
+    real = (mantissa + 0.5) * 2.0 ** (exponent - 31)
+    (m,), (s,) = int8.quantize_multiplier(real)
+    assert (int(m), int(s)) == (mantissa + 1, exponent)
+    (m,), (s,) = int8.quantize_multiplier(mantissa * 2.0 ** (exponent - 31))
+    assert (int(m), int(s)) == (mantissa, exponent)
+
+
+@given(
+    scale=st.floats(float(np.float32(1e-3)), 1.0, width=32),
+    zero_point=st.integers(-128, 127),
+)
+def test_relu6_range_divides_in_float32(scale: float, zero_point: int) -> None:
+    lo, hi = int8.activation_range("relu6", scale, zero_point)
+    six = float(np.float32(6.0) / np.float32(scale))
+    whole = math.floor(six)
+    nearest = whole + (six - whole >= 0.5)  # positive: a tie goes up, away from zero
+    assert (lo, hi) == (max(-128, zero_point), min(127, zero_point + nearest))
 
 
 # --------------------------------------------------------------------------- files

@@ -8,8 +8,9 @@
 //!
 //! The chain is simulated by its sojourns (geometric lengths), on one
 //! sequential stream for the whole buffer; the flips inside each chunk use
-//! that chunk's own flip stream. Splitting over threads replays the sojourns
-//! to each chunk boundary first, so the result is the same for any count.
+//! that chunk's own flip stream. On threads, each replays the sojourns up to
+//! its piece (without flips) and runs on from there, so the result is the
+//! same for any count.
 use super::bsc::{FlipQueue, Flipper};
 use super::rng::{stream, uniform_open0, ChannelRng, Geometric, Purpose, Streams, CHUNK_BYTES};
 use super::{check_probability, ChannelError};
@@ -163,26 +164,13 @@ pub fn gilbert_elliott_threads(
     threads: usize,
 ) -> Result<(), ChannelError> {
     params.check()?;
-    let mut chain = Chain::new(params, seed);
-    if threads <= 1 {
-        run_chunks(buf, 0, params, seed, &mut chain);
-        return Ok(());
-    }
-    // Snapshot the chain at every chunk boundary (cheap: one step per sojourn); each
-    // thread starts from the snapshot at its piece's first chunk.
-    let chunks = buf.len().div_ceil(CHUNK_BYTES);
-    let mut starts = Vec::with_capacity(chunks);
-    for c in 0..chunks {
-        starts.push(chain.clone());
-        let bytes = CHUNK_BYTES.min(buf.len() - c * CHUNK_BYTES);
-        chain.walk(bytes as u64 * 8, |_, _, _| {});
-    }
     crate::par::split_mut(buf, CHUNK_BYTES, threads, |first, piece| {
-        // The chain runs on through the piece's chunks as it does in one thread; one
-        // call per piece also reaches the piece's flip streams once, not per chunk.
-        if let Some(start) = starts.get(first) {
-            run_chunks(piece, first, params, seed, &mut start.clone());
-        }
+        // Each thread walks the state chain (one sequential stream) up to its piece,
+        // without flipping (one step per sojourn), while the threads before it flip
+        // theirs; then it runs on through its piece as one thread would.
+        let mut chain = Chain::new(params, seed);
+        chain.walk((first * CHUNK_BYTES) as u64 * 8, |_, _, _| {});
+        run_chunks(piece, first, params, seed, &mut chain);
     });
     Ok(())
 }

@@ -24,6 +24,8 @@ from .timing import median_seconds
 BERS = (1e-4, 1e-3, 1e-2, 0.1, 0.5)
 GE = {"p_gb": 1e-3, "p_bg": 0.1, "ber_good": 1e-4, "ber_bad": 0.1}
 NAIVE_BYTES = 1 << 20
+# Untimed 2-thread calls before timing them (see run_bench).
+WAKE_CALLS = 3
 # The batch of frames: as many as an evaluation sends, of the default frame's size.
 FRAMES, FRAME_BYTES = 100_000, 77
 
@@ -59,16 +61,24 @@ def run_bench(mib: int = 64, repeats: int = 3, clock: str = "wall") -> dict[str,
     rows["pack n=3"] = rate(size, timed(lambda: _core.pack_into(symbols, 3, packed, 1)))
     rows["unpack n=3"] = rate(size, timed(lambda: _core.unpack_into(packed, 3, dst, 1)))
 
-    # Two threads: wall time (CPU time would add both threads up).
-    two = {
-        "bsc ber=0.01": lambda: channel.bsc(dst, 1e-2, seed=7, out=dst, threads=2),
-        "bsc ber=0.1": lambda: channel.bsc(dst, 0.1, seed=7, out=dst, threads=2),
-        "gilbert_elliott": lambda: channel.gilbert_elliott(dst, **GE, seed=7, out=dst, threads=2),
-    }
-    speedup = {
-        name: rate(size, median_seconds(fn, repeats, "wall")) / rows[name]
-        for name, fn in two.items()
-    }
+    # Two threads against one, on the wall clock (CPU time would add both threads up),
+    # each in a run of its own calls: on this VM an idle second vCPU takes ~3 calls to
+    # come up to speed (timed in turns with one thread, 2 threads gain only ~1.3x).
+    def with_threads(threads: int) -> dict[str, Callable[[], object]]:
+        return {
+            "bsc ber=0.01": partial(channel.bsc, dst, 1e-2, seed=7, out=dst, threads=threads),
+            "bsc ber=0.1": partial(channel.bsc, dst, 0.1, seed=7, out=dst, threads=threads),
+            "gilbert_elliott": partial(
+                channel.gilbert_elliott, dst, **GE, seed=7, out=dst, threads=threads
+            ),
+        }
+
+    speedup = {}
+    for name, two in with_threads(2).items():
+        one = median_seconds(with_threads(1)[name], repeats, "wall")
+        for _ in range(WAKE_CALLS):
+            two()
+        speedup[name] = one / median_seconds(two, repeats, "wall")
 
     frames = np.random.default_rng(2).integers(0, 256, (FRAMES, FRAME_BYTES), dtype=np.uint8)
     bers = np.geomspace(1e-4, 0.1, FRAMES)

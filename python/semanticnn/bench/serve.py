@@ -98,19 +98,15 @@ def run_bench(
         proc = _serve(run_dir, broker.url, max_batch, max_wait_ms)
         try:
 
-            def keeps_up(rate: float) -> bool:
+            def send(rate: float, name: str, **extra: Any) -> Report:
+                """Clean-link devices called `name` at `rate` for `seconds`."""
                 frames = max(int(rate * seconds), 1)
-                r = simulate(
-                    fleet,
-                    broker.url,
-                    devices=devices,
-                    rate=rate,
-                    frames=frames,
-                    links=CLEAN,
-                    seed=len(rows),
-                    name=f"r{len(rows)}-",
-                )
-                kept = _kept_up(r, frames / rate)
+                return simulate(fleet, broker.url, devices=devices, rate=rate, frames=frames,
+                                links=CLEAN, seed=len(name), name=name, **extra)  # fmt: skip
+
+            def keeps_up(rate: float) -> bool:
+                r = send(rate, f"r{len(rows)}-")
+                kept = _kept_up(r, r.sent / rate)
                 rows.append({**r.to_dict(), "fraction_of_raw": rate / raw, "kept_up": kept})
                 return kept
 
@@ -130,34 +126,14 @@ def run_bench(
                     behind = mid
             # (If not even the lowest rate was kept up, half of that.)
             half = (sustained or FRACTIONS[0] * raw) / 2
-            frames = max(int(half * seconds), 1)
-            at_half = simulate(
-                fleet,
-                broker.url,
-                devices=devices,
-                rate=half,
-                frames=frames,
-                links=CLEAN,
-                seed=100,
-                name="half-",
-            )
+            at_half = send(half, "half-")
+            midway = max(int(half * seconds), 1) // 2
 
             def restart_midway(i: int) -> None:
-                if i == frames // 2:
+                if i == midway:
                     broker.restart()
 
-            restarted = simulate(
-                fleet,
-                broker.url,
-                devices=devices,
-                rate=half,
-                frames=frames,
-                links=CLEAN,
-                seed=200,
-                name="restart-",
-                during=restart_midway,
-                settle_s=30,
-            )
+            restarted = send(half, "restart-", during=restart_midway, settle_s=30)
         finally:
             proc.terminate()
             proc.communicate(timeout=60)

@@ -123,8 +123,6 @@ def _seeds(seeds: object, rows: int) -> np.ndarray:
     a = as_counts("seeds", seeds)
     if a.shape != (rows,):
         raise ValueError(f"seeds: {a.size} values for {rows} rows, one per row")
-    if a.size and int(a.max()) >= 2**64:
-        raise ValueError("seeds must be in 0..2**64")
     return np.ascontiguousarray(a, dtype=np.uint64)
 
 

@@ -102,7 +102,7 @@ def run_bench(
                 """Clean-link devices called `name` at `rate` for `seconds`."""
                 frames = max(int(rate * seconds), 1)
                 return simulate(fleet, broker.url, devices=devices, rate=rate, frames=frames,
-                                links=CLEAN, seed=len(name), name=name, **extra)  # fmt: skip
+                                links=CLEAN, name=name, **extra)  # fmt: skip
 
             def keeps_up(rate: float) -> bool:
                 r = send(rate, f"r{len(rows)}-")

@@ -168,7 +168,7 @@ def simulate_cmd(
     click.echo(
         f"{r['sent']} frames from {count} devices at {rate:g}/s: {r['answered']} answered "
         f"({100 * r['delivery']:.2f}%), {r['duplicates']} answered twice, {r['redelivered']} "
-        f"redelivered, accuracy "
+        f"redelivered, delivered accuracy "
         f"{100 * r['accuracy']:.2f}%, latency p50 {r['latency_ms_p50']:.1f} ms, "
         f"p99 {r['latency_ms_p99']:.1f} ms"
     )

@@ -93,6 +93,12 @@ class Mosquitto:
         return self.address.url
 
     def start(self) -> Mosquitto:
+        try:  # something else listening there would pass for the broker
+            socket.create_connection((self.address.host, self.address.port), timeout=0.2).close()
+        except OSError:
+            pass
+        else:
+            raise OSError(f"{self.url} is taken by another program")
         self._proc = subprocess.Popen(
             [mosquitto_binary(), "-c", str(self._dir / "mosquitto.conf")],
             stdout=subprocess.DEVNULL,

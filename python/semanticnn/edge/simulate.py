@@ -1,10 +1,11 @@
 """`semanticnn devices simulate`: N devices that encode test images with the Rust int8
 encoder, frame them, pass them through their own channels and publish them over MQTT
 at a total rate; the results the service sends back are matched by (device, seq) and
-reported: accuracy, delivery and latency."""
+reported: delivered accuracy (a frame without a result is wrong), delivery and latency."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -67,7 +68,8 @@ class Report:
 
     @property
     def accuracy(self) -> float:
-        return self.correct / self.answered if self.answered else 0.0
+        """Delivered accuracy: a frame without a result counts as wrong."""
+        return self.correct / self.sent if self.sent else 0.0
 
     def percentile_ms(self, q: float) -> float:
         return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms.size else np.nan
@@ -136,8 +138,6 @@ def simulate(
 
     def on_result(msg: Any) -> None:
         nonlocal extra, redelivered, correct
-        import json
-
         now = time.monotonic()
         device = device_of(msg.topic)
         try:

@@ -1,14 +1,16 @@
 //! Where the BSC's time goes at low BER, per flip: one xoshiro256++ draw,
 //! one geometric gap, one stream jump (one per 64 KiB chunk), and the whole
-//! BSC on an in-cache buffer, each timed in a loop (best of 5).
+//! BSC on an in-cache buffer, each timed in a loop (best of 5). Then the
+//! Gilbert–Elliott channel at `semanticnn bench channel`'s parameters, per
+//! sojourn: its state chain alone, and with the flips.
 //!
 //! `cargo run --release -p semanticnn-core --example channel_costs`
 use std::hint::black_box;
 use std::time::Instant;
 
 use rand_core::Rng;
-use semanticnn_core::channel::bsc;
 use semanticnn_core::channel::rng::{stream, Geometric, Purpose, Streams, CHUNK_BYTES};
+use semanticnn_core::channel::{bsc, gilbert_elliott, GilbertElliott};
 
 /// Best of 5 timings of `f`, in ns per one of its `per` items.
 fn ns_per(per: usize, mut f: impl FnMut()) -> f64 {
@@ -59,4 +61,27 @@ fn main() {
         "  batching, prefetch, flip {:6.2}  (the rest)",
         whole - gap - jump * jumps_per_flip
     );
+
+    let ge = GilbertElliott {
+        p_gb: 1e-3,
+        p_bg: 0.1,
+        ber_good: 1e-4,
+        ber_bad: 0.1,
+    };
+    // Two sojourns per cycle of 1/p_gb + 1/p_bg bits on average.
+    let sojourns = buf.len() as f64 * 8.0 * 2.0 / (1.0 / ge.p_gb + 1.0 / ge.p_bg);
+    let no_flips = GilbertElliott {
+        ber_good: 0.0,
+        ber_bad: 0.0,
+        ..ge
+    };
+    let chain = ns_per(1, || {
+        gilbert_elliott(&mut buf, &no_flips, 7).expect("valid")
+    }) / sojourns;
+    let ge_whole = ns_per(1, || gilbert_elliott(&mut buf, &ge, 7).expect("valid")) / sojourns;
+    println!(
+        "Gilbert-Elliott (p_gb 1e-3, p_bg 0.1, BERs 1e-4 / 0.1) on a 1 MiB buffer, ns per sojourn:"
+    );
+    println!("  state chain alone        {chain:6.2}");
+    println!("  with the flips           {ge_whole:6.2}");
 }

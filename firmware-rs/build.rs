@@ -71,7 +71,7 @@ fn main() {
     };
     let mut code = String::from(
         "#[allow(unused_imports)]\n\
-         use semanticnn_core::nn::{Add, Conv, Head, Layer, Model, Op::*, Shape, Span, Window};\n",
+         use semanticnn_core::nn::{Add, Conv, Head, Layer, Model, Op::*, Padding, Shape, Span, Window};\n",
     );
     let plan = bake_model(&mut code, "", &model_path);
     let need = plan.ram() + STACK_RESERVE;

@@ -67,7 +67,8 @@ def test_records_parse() -> None:
         recs[0].int("macs")
 
 
-@pytest.mark.parametrize("name", ["default", "mixed"])  # mixed: every layer type
+# mixed: every layer type; same: padding that differs between sides (TFLite's SAME)
+@pytest.mark.parametrize("name", ["default", "mixed", "same"])
 def test_qemu_frames_are_byte_identical_to_host_encode(name: str, tmp_path: Path) -> None:
     """Conformance: the firmware's frames for a golden model's test images
     equal what `semanticnn encode` produces on the host."""

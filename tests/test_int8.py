@@ -16,33 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from semanticnn import int8
-
-I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
-
+from spec_cases import REQUANTIZE_EDGES
 
 # --------------------------------------------------------------------------- requantization
 
 
-@pytest.mark.parametrize(
-    ("x", "m", "s", "want"),
-    [
-        (5, 1 << 30, 0, 3),  # 2.5: SRDHM nudges ties up
-        (-5, 1 << 30, 0, -2),  # -2.5: ... which is toward zero for negatives (gemmlowp)
-        (5, I32_MAX, -1, 3),  # RDBPOT tie away from zero
-        (-5, I32_MAX, -1, -3),
-        (3, I32_MAX, -1, 2),
-        (-3, I32_MAX, -1, -2),
-        (100, I32_MAX, 0, 100),  # shift 0: just the (almost 1) multiplier
-        (I32_MAX, I32_MAX, -31, 1),  # right shift 31
-        (I32_MIN, I32_MAX, -31, -1),
-        (1 << 30, I32_MAX, -31, 1),  # exactly 0.5 after the multiply: away from zero
-        ((1 << 30) - 1, I32_MAX, -31, 0),
-        (I32_MIN, I32_MIN, 0, I32_MAX),  # the one saturating SRDHM case
-        (I32_MAX, I32_MAX, 1, I32_MAX - 1),  # left shift saturates, then x*~1
-        (-(1 << 30), 1 << 30, 30, -(1 << 30)),  # left shift 30 of a big negative saturates
-        (7, 0, 0, 0),
-    ],
-)
+@pytest.mark.parametrize(("x", "m", "s", "want"), REQUANTIZE_EDGES)
 def test_requantize_edges(x: int, m: int, s: int, want: int) -> None:
     assert int(int8.requantize(np.array([x]), m, s)[0]) == want
 
@@ -128,6 +107,9 @@ def test_writer_rejects_bad_descriptions(tmp_path: Path) -> None:
         int8.write_model(tmp_path / "m", inp, [layers[0], bad], head)
     with pytest.raises(int8.ModelError, match=r"must be \(Cout, kh, kw, 1\)"):
         int8.write_model(tmp_path / "m", inp, [layers[1]], head)
+    odd = int8.Pool2d("max", (2, 2), (2, 2), (0, 1, 1))  # type: ignore[arg-type]
+    with pytest.raises(int8.ModelError, match=r"layers\[0\]\.padding must be \(ph, pw\) or"):
+        int8.write_model(tmp_path / "m", inp, [odd], head)
     assert not list(tmp_path.iterdir())
 
 
@@ -163,8 +145,16 @@ def _clamp(rng: np.random.Generator) -> tuple[int, int]:
 
 
 @st.composite
-def models(draw: st.DrawFn, ops: tuple[str, ...] = OPS, max_layers: int = 4):
-    """A random valid model description (structure from hypothesis, arrays from a drawn seed)."""
+def models(
+    draw: st.DrawFn,
+    ops: tuple[str, ...] = OPS,
+    max_layers: int = 4,
+    padding_per_side: bool | None = None,
+):
+    """A random valid model description (structure from hypothesis, arrays from a drawn seed).
+
+    A layer's padding is (top, bottom, left, right) where `padding_per_side`, else (ph, pw);
+    None draws which for each layer."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     extreme = draw(st.booleans())
     h, w, c = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 5))
@@ -200,14 +190,19 @@ def models(draw: st.DrawFn, ops: tuple[str, ...] = OPS, max_layers: int = 4):
             continue
         kh = 1 if op == "pointwise" else draw(st.integers(1, min(4, ih + 2)))
         kw = 1 if op == "pointwise" else draw(st.integers(1, min(4, iw + 2)))
-        ph = 0 if op == "pointwise" else draw(st.integers(0, kh - 1))
-        pw = 0 if op == "pointwise" else draw(st.integers(0, kw - 1))
-        if ih + 2 * ph < kh or iw + 2 * pw < kw:
-            ph, pw = kh - 1, kw - 1
+        per_side = draw(st.booleans()) if padding_per_side is None else padding_per_side
+        top, left = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
+        bottom, right = top, left
+        if per_side:
+            bottom, right = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
+        if ih + top + bottom < kh or iw + left + right < kw:
+            top = bottom = kh - 1
+            left = right = kw - 1
+        padding = (top, bottom, left, right) if per_side else (top, left)
         sh = 1 if op == "pointwise" else draw(st.integers(1, 3))
         sw = 1 if op == "pointwise" else draw(st.integers(1, 3))
-        oh, ow = (ih + 2 * ph - kh) // sh + 1, (iw + 2 * pw - kw) // sw + 1
-        geo = dict(stride=(sh, sw), padding=(ph, pw), act_min=lo, act_max=hi, inputs=(t,))
+        oh, ow = (ih + top + bottom - kh) // sh + 1, (iw + left + right - kw) // sw + 1
+        geo = dict(stride=(sh, sw), padding=padding, act_min=lo, act_max=hi, inputs=(t,))
         if op in ("avg", "max"):
             layers.append(int8.Pool2d(op, (kh, kw), **geo))
             shapes.append((oh, ow, ic))
@@ -263,10 +258,53 @@ def test_rust_matches_numpy_per_layer_type(op: str, data: st.DataObject) -> None
     _check_equal(spec, data.draw(st.integers(0, 1000)))
 
 
+@pytest.mark.parametrize("op", ["conv2d", "depthwise", "avg", "max"])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_rust_matches_numpy_with_padding_per_side(op: str, data: st.DataObject) -> None:
+    """Each side padded on its own (format version 2), depth multipliers 1 and 2."""
+    spec = data.draw(models(ops=(op,), max_layers=1, padding_per_side=True))
+    _check_equal(spec, data.draw(st.integers(0, 1000)))
+
+
 @settings(max_examples=80, deadline=None)
 @given(spec=models(), seed=st.integers(0, 1000))
 def test_rust_matches_numpy_whole_models(spec, seed: int) -> None:
     _check_equal(spec, seed)
+
+
+def test_same_padding_is_tflites() -> None:
+    assert int8.same_padding(28, 3, 2) == (0, 1)  # stride 2, even input: one more after
+    assert int8.same_padding(7, 3, 1) == (1, 1)
+    assert int8.same_padding(8, 2, 2) == (0, 0)
+    assert int8.same_padding(5, 4, 1) == (1, 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 64), k=st.integers(1, 16), s=st.integers(1, 16))
+def test_same_padding_gives_ceil_outputs_within_the_format(n: int, k: int, s: int) -> None:
+    before, after = int8.same_padding(n, k, s)
+    assert 0 <= before <= after <= before + 1 and after < k
+    assert int8.layers.out_dim(n, k, s, (before, after)) == -(-n // s)
+
+
+def test_writer_gives_the_version_the_paddings_need(tmp_path: Path) -> None:
+    inp = int8.Input((6, 5, 2))
+    head = int8.Head(np.array([-1, 1], np.int32), frac_bits=0, power_norm=False)
+
+    def written(padding: int8.Padding) -> tuple[str, list[int]]:
+        path = tmp_path / "m.safetensors"
+        int8.write_model(path, inp, [int8.Pool2d("avg", (3, 3), (2, 2), padding)], head)
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata()
+        return meta["format_version"], json.loads(meta["graph"])["layers"][0]["padding"]
+
+    assert written((1, 2)) == ("1", [1, 2])
+    assert written((1, 1, 2, 2)) == ("1", [1, 2])  # symmetric: older readers read it
+    assert written((0, 1, 2, 2)) == ("2", [0, 1, 2, 2])
+    assert int8.FORMAT_VERSION_SYMMETRIC == "1" and int8.FORMAT_VERSION == "2"
 
 
 # --------------------------------------------------------------------------- golden vectors
@@ -274,7 +312,7 @@ def test_rust_matches_numpy_whole_models(spec, seed: int) -> None:
 VECTORS = Path(__file__).parent / "vectors"
 
 
-@pytest.mark.parametrize("name", ["default", "mixed"])
+@pytest.mark.parametrize("name", ["default", "mixed", "same"])
 def test_golden_vectors(name: str) -> None:
     images = np.load(VECTORS / f"{name}_images.npy")
     want = np.load(VECTORS / f"{name}_symbols.npy")
@@ -282,6 +320,13 @@ def test_golden_vectors(name: str) -> None:
     np.testing.assert_array_equal(int8.reference_encode(path, images), want)
     for kernel in int8.Encoder.kernels():
         np.testing.assert_array_equal(int8.Encoder.load(path).encode(images, kernel=kernel), want)
+    # The latent on the way: the numpy reference's last tensor, on every kernel.
+    model = int8.read_model(path)
+    latent = np.stack([int8.reference_tensors(model, im)[-1].reshape(-1) for im in images])
+    for kernel in int8.Encoder.kernels():
+        got = int8.Encoder.load(path).latent(images, kernel=kernel)
+        assert got.dtype == np.int8
+        np.testing.assert_array_equal(got, latent)
 
 
 # --------------------------------------------------------------------------- bad files
@@ -310,6 +355,17 @@ def _set(d: dict, key: str, value) -> None:
     d[key] = value
 
 
+def _version_2_padding(padding: list[int]):
+    """Layer 0's padding set to `padding` in a file of format version 2."""
+    edit_graph = _edit_graph(lambda g: _set(g["layers"][0], "padding", padding))
+
+    def apply(header: dict) -> None:
+        header["__metadata__"]["format_version"] = "2"
+        edit_graph(header)
+
+    return apply
+
+
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
@@ -326,6 +382,20 @@ def _set(d: dict, key: str, value) -> None:
         (_edit_graph(lambda g: _set(g["head"], "levels", 5)), r"head"),
         (_edit_graph(lambda g: _set(g["layers"][0], "op", "softmax")), r"unknown op"),
         (_edit_graph(lambda g: _set(g["layers"][2], "inputs", [7])), r"earlier tensors"),
+        (
+            _edit_graph(lambda g: _set(g["layers"][0], "padding", [1, 1, 1, 1])),
+            r'layers\[0\]: "padding" \[top, bottom, left, right\] needs format_version "2", '
+            r'the file has "1"$',
+        ),
+        (
+            _edit_graph(lambda g: _set(g["layers"][0], "padding", [3, 1])),
+            r"layers\[0\]: padding must be smaller than the kernel on each side$",
+        ),
+        (
+            _version_2_padding([1, 3, 1, 1]),
+            r"layers\[0\]: padding must be smaller than the kernel on each side$",
+        ),
+        (_version_2_padding([1, 1, 1]), r"layers\[0\]: \"padding\" must be \[ph, pw\] or"),
     ],
 )
 def test_bad_files_raise_model_error(tmp_path: Path, edit, match: str) -> None:

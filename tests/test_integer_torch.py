@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from semanticnn import int8
 from semanticnn.quant.integer import head_symbols, requantize, wrap_int32
-
-I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
+from spec_cases import I32_MAX, I32_MIN, REQUANTIZE_EDGES
 
 int32s = st.one_of(
     st.sampled_from([I32_MIN, I32_MIN + 1, -1, 0, 1, I32_MAX - 1, I32_MAX]),
@@ -47,22 +46,8 @@ def test_requantize_equals_the_numpy_reference(cases: list[tuple[int, int, int]]
 
 
 def test_requantize_edges_of_the_spec() -> None:
-    """The spec's worked cases (tests/test_int8.py), including the saturating ones."""
-    cases = [
-        (5, 1 << 30, 0, 3),
-        (-5, 1 << 30, 0, -2),
-        (5, I32_MAX, -1, 3),
-        (-5, I32_MAX, -1, -3),
-        (I32_MAX, I32_MAX, -31, 1),
-        (I32_MIN, I32_MAX, -31, -1),
-        (1 << 30, I32_MAX, -31, 1),
-        ((1 << 30) - 1, I32_MAX, -31, 0),
-        (I32_MIN, I32_MIN, 0, I32_MAX),
-        (I32_MAX, I32_MAX, 1, I32_MAX - 1),
-        (-(1 << 30), 1 << 30, 30, -(1 << 30)),
-        (7, 0, 0, 0),
-    ]
-    x, m, s, want = (list(c) for c in zip(*cases, strict=True))
+    """The spec's worked cases, including the saturating and wrapping ones."""
+    x, m, s, want = (list(c) for c in zip(*REQUANTIZE_EDGES, strict=True))
     assert _torch_requantize(x, m, s).tolist() == want
 
 

@@ -3,6 +3,8 @@ numpy reference compute from their exported model-file records, on every element
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -75,13 +77,20 @@ def _calibrate(run, inputs: list[QTensor], mods: list[nn.Module]) -> None:  # ty
         m.eval()
 
 
+def per_side(k: int) -> st.SearchStrategy[tuple[int, int, int, int]]:
+    """(top, bottom, left, right) padding of a k x k window, each side in 0..k."""
+    side = st.integers(0, k - 1)
+    return st.tuples(side, side, side, side)
+
+
 @st.composite
 def conv_cases(draw: st.DrawFn, depthwise: bool) -> dict:
     k = 3 if depthwise else draw(st.sampled_from([1, 3]))
     return {
         "k": k,
         "stride": draw(st.sampled_from([1, 2])),
-        "padding": draw(st.sampled_from([0, 1])) if k > 1 else 0,
+        # the conv's (symmetric) padding, or each side given to QConv2d
+        "padding": draw(st.sampled_from([0, 1]) | per_side(k)) if k > 1 else 0,
         "cin": draw(st.integers(1, 4)),
         "cout_mult": draw(st.sampled_from([1, 2])) if depthwise else draw(st.integers(1, 6)),
         "hw": (draw(st.integers(3, 9)), draw(st.integers(3, 9))),
@@ -97,14 +106,15 @@ def conv_cases(draw: st.DrawFn, depthwise: bool) -> dict:
 def _run_conv_case(case: dict, depthwise: bool, device: str) -> None:
     gen = torch.Generator().manual_seed(case["seed"])
     rng = np.random.default_rng(case["seed"])
-    cin, k = case["cin"], case["k"]
+    cin, k, padding = case["cin"], case["k"], case["padding"]
+    sides = padding if isinstance(padding, tuple) else None
     cout = cin * case["cout_mult"] if depthwise else case["cout_mult"]
     conv = nn.Conv2d(
         cin,
         cout,
         k,
         case["stride"],
-        case["padding"],
+        0 if sides is not None else padding,
         groups=cin if depthwise else 1,
         bias=case["bias"],
     )
@@ -113,7 +123,7 @@ def _run_conv_case(case: dict, depthwise: bool, device: str) -> None:
         if conv.bias is not None:
             conv.bias.copy_(torch.randn(cout, generator=gen) * 0.2)
     bn = _bn(cout, gen) if case["bn"] else None
-    mod = QConv2d(conv, bn, case["activation"]).to(device)
+    mod = QConv2d(conv, bn, case["activation"], padding=sides).to(device)
     quant = case["quant"]
     h, w = case["hw"]
     calib = [_as_qtensor(_random_input(rng, (4, h, w, cin)), quant, device) for _ in range(3)]
@@ -134,7 +144,8 @@ def _run_conv_case(case: dict, depthwise: bool, device: str) -> None:
 @EXAMPLES
 @given(case=conv_cases(depthwise=False))
 def test_dense_conv_equals_rust(case: dict, device: str) -> None:
-    """Dense conv, kernels 1 (pointwise) and 3, strides 1 and 2, with and without BN."""
+    """Dense conv, kernels 1 (pointwise) and 3, strides 1 and 2, with and without BN,
+    symmetric padding or each side's own."""
     _run_conv_case(case, False, device)
 
 
@@ -142,7 +153,7 @@ def test_dense_conv_equals_rust(case: dict, device: str) -> None:
 @EXAMPLES
 @given(case=conv_cases(depthwise=True))
 def test_depthwise_conv_equals_rust(case: dict, device: str) -> None:
-    """Depthwise 3x3, depth multipliers 1 and 2."""
+    """Depthwise 3x3, depth multipliers 1 and 2, symmetric padding or each side's own."""
     _run_conv_case(case, True, device)
 
 
@@ -225,9 +236,11 @@ def test_add_equals_rust(case: dict, device: str) -> None:
 def pool_cases(draw: st.DrawFn) -> dict:
     k, s, p = draw(
         st.one_of(
-            st.sampled_from([(2, 2, 0), (3, 1, 1)]),
+            st.sampled_from([(2, 2, 0), (3, 1, 1), (3, 2, (0, 1, 0, 1))]),
             st.integers(1, 3).flatmap(
-                lambda k: st.tuples(st.just(k), st.integers(1, 2), st.integers(0, k - 1))
+                lambda k: st.tuples(
+                    st.just(k), st.integers(1, 2), st.integers(0, k - 1) | per_side(k)
+                )
             ),
         )
     )
@@ -245,7 +258,8 @@ def pool_cases(draw: st.DrawFn) -> dict:
 @settings(max_examples=30, deadline=None)
 @given(case=pool_cases())
 def test_pool_equals_rust(case: dict, device: str) -> None:
-    """avg and max pooling (2x2 s2, 3x3 s1 p1, and others); padding not counted."""
+    """avg and max pooling (2x2 s2, 3x3 s1 p1, TFLite's SAME 3x3 s2, and others), the
+    padding symmetric or each side's own; padding not counted."""
     rng = np.random.default_rng(case["seed"])
     (k, s, p), c, (h, w), quant = case["kps"], case["c"], case["hw"], case["quant"]
     mod = QPool2d(case["kind"], k, s, p)
@@ -254,6 +268,31 @@ def test_pool_equals_rust(case: dict, device: str) -> None:
     out = mod(x)
     assert out.quant == quant  # the core keeps the input's quantization
     _check(int8.Input((h, w, c), quant[1], quant[0]), [mod.int8_layer(quant, (0,))], px, out)
+
+
+def test_same_padding_exports_what_torch_computes(tmp_path: Path) -> None:
+    """TFLite's SAME on an even input (stride 2: one more at the bottom and right) for a
+    conv and a max pool: the model file keeps each side's padding and Rust computes the
+    torch integer forward."""
+    torch.manual_seed(0)
+    same = int8.same_padding
+    h, w, quant = 8, 6, (0.02, -3)
+    conv = QConv2d(nn.Conv2d(2, 4, 3, 2), padding=(*same(h, 3, 2), *same(w, 3, 2)))
+    pool = QPool2d("max", 3, 2, (*same(4, 3, 2), *same(3, 3, 2)))
+    assert (conv.padding, pool.padding) == ((0, 1, 0, 1), (0, 1, 1, 1))
+    rng = np.random.default_rng(0)
+    _calibrate(conv, [_as_qtensor(_random_input(rng, (4, h, w, 2)), quant, "cpu")], [conv])
+    px = _random_input(rng, (2, h, w, 2))
+    with torch.no_grad():
+        y = conv(_as_qtensor(px, quant, "cpu"))
+        out = pool(y)
+    assert out.q.shape == (2, 4, 2, 2)  # ceil(n / stride) per dimension
+    layers: list[int8.Layer] = [conv.int8_layer(quant, (0,)), pool.int8_layer(y.quant, (1,))]
+    inp = int8.Input((h, w, 2), quant[1], quant[0])
+    path = tmp_path / "same.safetensors"
+    int8.write_model(path, inp, layers, int8.Head(np.array([-1, 1], np.int32)))
+    assert [layer.padding for layer in int8.read_model(path).layers] == [(0, 1, 0, 1), (0, 1, 1, 1)]
+    _check(inp, layers, px, out)
 
 
 def test_straight_through_gradients() -> None:
@@ -298,3 +337,9 @@ def test_rejects_what_the_format_lacks() -> None:
         QConv2d(nn.Conv2d(4, 4, 1), activation="gelu")
     with pytest.raises(ValueError):
         QPool2d("min", 2, 2)
+    with pytest.raises(ValueError, match="padding must be"):
+        QPool2d("max", 2, 2, (0, 2, 0, 0))
+    with pytest.raises(ValueError, match="padding must be"):
+        QConv2d(nn.Conv2d(4, 4, 3), padding=(0, 1, 3, 0))
+    with pytest.raises(ValueError, match="not both"):
+        QConv2d(nn.Conv2d(4, 4, 3, padding=1), padding=(0, 1, 0, 1))

@@ -27,6 +27,7 @@ __all__ = [
     "IMAGES_SUFFIX",
     "MODEL_FORMAT",
     "MODEL_FORMAT_VERSION",
+    "MODEL_FORMAT_VERSION_SYMMETRIC",
     "MODEL_MAX_FILE_BYTES",
     "MODEL_MAX_LAYERS",
     "MODEL_MAX_OPS",
@@ -173,6 +174,9 @@ class Int8Encoder:
     def encode_into(
         self, images: _U8, out: _U8, threads: int = 0, kernel: str | None = None
     ) -> None: ...
+    def latent_into(
+        self, images: _U8, out: npt.NDArray[np.int8], threads: int = 0, kernel: str | None = None
+    ) -> None: ...
 
 # what the firmware and the host tools share
 BAKED_IMAGES: int
@@ -186,7 +190,9 @@ ENCODER_FILE: str
 MODEL_FORMAT: str
 """The model file's `format` metadata."""
 MODEL_FORMAT_VERSION: str
-"""The model file's `format_version` metadata."""
+"""The model file's newest `format_version` (a window's padding may give each side)."""
+MODEL_FORMAT_VERSION_SYMMETRIC: str
+"""The `format_version` of a model file whose every padding is symmetric."""
 MODEL_MAX_FILE_BYTES: int
 MODEL_MAX_LAYERS: int
 MODEL_MAX_OPS: int

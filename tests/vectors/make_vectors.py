@@ -69,8 +69,56 @@ def mixed_model() -> tuple[int8.Input, list[int8.Layer], int8.Head]:
     return int8.Input((12, 10, 3), zero_point=-3, scale=1 / 255), layers, head
 
 
+def same_model() -> tuple[int8.Input, list[int8.Layer], int8.Head]:
+    """Padding that differs between sides on every padded op (format version 2): TFLite's
+    SAME with an odd total (one more at the bottom and right) and others."""
+    rng = np.random.default_rng(20260301)
+    w = lambda *shape: rng.integers(-127, 128, shape, dtype=np.int8)  # noqa: E731
+    act = int8.Activation
+
+    def same(shape: tuple[int, int], kernel: int, stride: int) -> tuple[int, int, int, int]:
+        """TFLite's SAME (top, bottom, left, right) over an (H, W) input."""
+        h, w = shape
+        return (*int8.same_padding(h, kernel, stride), *int8.same_padding(w, kernel, stride))
+
+    layers: list[int8.Layer] = [
+        # 0: 16x14x3 -> 8x7x8, conv 3x3 stride 2 SAME: (0, 1, 0, 1)
+        int8.Conv2d(
+            w(8, 3, 3, 3),
+            **_conv_params(rng, 8, 27),
+            output=act(-6, 0.05),
+            stride=(2, 2),
+            padding=same((16, 14), 3, 2),
+        ),
+        # 1: depthwise 3x3 stride 2 SAME, the firmware's plane kernel: (0, 1, 1, 1) -> 4x4x8
+        int8.DepthwiseConv2d(
+            w(3, 3, 8),
+            **_conv_params(rng, 8, 9),
+            output=act(2, 0.05),
+            stride=(2, 2),
+            padding=same((8, 7), 3, 2),
+        ),
+        # 2: depthwise 3x2, multiplier 2, padding (2, 0, 0, 1) -> 4x4x16
+        int8.DepthwiseConv2d(
+            w(3, 2, 16),
+            **_conv_params(rng, 16, 6),
+            output=act(-1, 0.05),
+            padding=(2, 0, 0, 1),
+            depth_multiplier=2,
+        ),
+        # 3: max pool 3x3 stride 2 SAME: (0, 1, 0, 1) -> 2x2x16
+        int8.Pool2d("max", (3, 3), (2, 2), same((4, 4), 3, 2)),
+        # 4: avg pool 2x2 stride 1, padding (1, 0, 0, 1): not counted -> 2x2x16
+        int8.Pool2d("avg", (2, 2), (1, 1), (1, 0, 0, 1)),
+    ]
+    head = int8.Head(
+        np.arange(-8, 120, 8, dtype=np.int32) * 16, frac_bits=4, power_norm=False, gray=False
+    )
+    return int8.Input((16, 14, 3), zero_point=-5, scale=1 / 255), layers, head
+
+
 def models() -> dict[str, tuple[int8.Input, list[int8.Layer], int8.Head]]:
-    return {"default": int8.synthetic_model(seed=7), "mixed": mixed_model()}
+    return {"default": int8.synthetic_model(seed=7), "mixed": mixed_model(), "same": same_model()}
 
 
 def build(name: str, out: Path) -> None:

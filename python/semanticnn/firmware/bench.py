@@ -22,8 +22,8 @@ import numpy as np
 
 from .. import int8
 from ..fsutil import write_bytes_atomic
-from ..int8.params import activation_range, quantize_multiplier
-from ..int8.synthetic import spread_multipliers
+from ..int8.params import activation_range, add_multipliers
+from ..int8.synthetic import OUTPUT_SCALE, spread_multipliers
 from ..models.architecture import ConvSpec
 from ..paths import images_for
 from .boards import board
@@ -140,14 +140,14 @@ def _layers(r: Row, rng: np.random.Generator) -> tuple[int8.Input, list[int8.Lay
     if r.kind == "depthwise":
         weight = rng.integers(-127, 128, (3, 3, r.cout), dtype=np.int8)
         bias = rng.integers(-2000, 2000, r.cout).astype(np.int32)
-        mult, shift = spread_multipliers(rng, r.cout, 9)
-        lo, hi = activation_range("relu6", 0.05, zp)
+        mult, shift = spread_multipliers(rng, r.cout, 9, inp.scale, OUTPUT_SCALE)
+        lo, hi = activation_range("relu6", OUTPUT_SCALE, zp)
         layer: int8.Layer = int8.DepthwiseConv2d(
             weight,
             bias,
             mult,
             shift,
-            int8.Activation(zp, 0.05),
+            int8.Activation(zp, OUTPUT_SCALE),
             stride=(r.stride, r.stride),
             padding=(1, 1),
             act_min=lo,
@@ -160,14 +160,9 @@ def _layers(r: Row, rng: np.random.Generator) -> tuple[int8.Input, list[int8.Lay
     # same shape) plus the input, TFLite's scales for inputs of scale 1/255
     # and 0.03 into an output of scale 0.04.
     s1, s2, so, left = 1 / 255, 0.03, 0.04, 20
-    twice = 2 * max(s1, s2)
-    (m1,), (e1,) = quantize_multiplier(s1 / twice)
-    (m2,), (e2,) = quantize_multiplier(s2 / twice)
-    (mo,), (eo,) = quantize_multiplier(twice / ((1 << left) * so))
+    m_in, e_in, mo, eo = add_multipliers((s1, s2), so, left)
     pool = int8.Pool2d("max", (3, 3), (1, 1), padding=(1, 1))
-    add = int8.Add(
-        (0, 1), (int(m1), int(m2)), (int(e1), int(e2)), int(mo), int(eo), int8.Activation(zp, so)
-    )
+    add = int8.Add((0, 1), m_in, e_in, mo, eo, int8.Activation(zp, so), left)
     return inp, [pool, add], head
 
 

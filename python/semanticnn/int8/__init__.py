@@ -9,9 +9,9 @@ The file format and every formula are specified in `docs/model-format.md`.
   only to check the Rust path bit for bit.
 
 One module a job: `layers` (the file's contents as dataclasses, `ModelError`),
-`params` (integer parameters from real ones), `write`, `read`, `encoder` (the
-Rust wrapper), `reference` (the numpy reference; reference-only) and `synthetic`
-(random models for tests and benches). The encoder architecture lives in
+`params` (integer parameters from real ones, TFLite's rules), `write`, `read`,
+`encoder` (the Rust wrapper), `reference` (the numpy reference; reference-only) and
+`synthetic` (random models for tests and benches). The encoder architecture lives in
 `semanticnn.models.architecture`.
 """
 
@@ -19,6 +19,7 @@ from semanticnn.int8.encoder import Encoder
 from semanticnn.int8.layers import (
     FORMAT,
     FORMAT_VERSION,
+    FORMAT_VERSION_SYMMETRIC,
     MAX_FILE_BYTES,
     MAX_LAYERS,
     MAX_OPS,
@@ -31,9 +32,18 @@ from semanticnn.int8.layers import (
     Layer,
     Model,
     ModelError,
+    Padding,
     Pool2d,
+    pads,
+    same_padding,
 )
-from semanticnn.int8.params import activation_range, quantize_multiplier
+from semanticnn.int8.params import (
+    activation_range,
+    add_multipliers,
+    conv_multipliers,
+    fixed_point_centers,
+    quantize_multiplier,
+)
 from semanticnn.int8.read import read_model
 from semanticnn.int8.reference import (
     reference_encode,
@@ -47,6 +57,7 @@ from semanticnn.int8.write import write_model
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "FORMAT_VERSION_SYMMETRIC",
     "MAX_FILE_BYTES",
     "MAX_LAYERS",
     "MAX_OPS",
@@ -60,14 +71,20 @@ __all__ = [
     "Layer",
     "Model",
     "ModelError",
+    "Padding",
     "Pool2d",
     "activation_range",
+    "add_multipliers",
+    "conv_multipliers",
+    "fixed_point_centers",
+    "pads",
     "quantize_multiplier",
     "read_model",
     "reference_encode",
     "reference_head",
     "reference_tensors",
     "requantize",
+    "same_padding",
     "synthetic_model",
     "write_model",
 ]

@@ -67,6 +67,25 @@ class Encoder:
         all cores). `kernel` picks the conv kernel (one of `kernels()`;
         default the fastest). The result depends on neither.
         """
+        images = self._check(images, threads)
+        out = np.empty((images.shape[0], self.num_symbols), np.uint8)
+        self._inner.encode_into(images.reshape(-1), out.reshape(-1), threads or 0, kernel)
+        return out
+
+    def latent(
+        self, images: np.ndarray, *, threads: int | None = None, kernel: str | None = None
+    ) -> np.ndarray:
+        """uint8 (N, H, W, C) images -> the int8 latents (N, S): the last tensor in
+        NHWC order, before the head (what TFLite gives for the exported encoder).
+        Arguments as `encode`."""
+        images = self._check(images, threads)
+        out = np.empty((images.shape[0], self.num_symbols), np.int8)
+        self._inner.latent_into(images.reshape(-1), out.reshape(-1), threads or 0, kernel)
+        return out
+
+    def _check(self, images: np.ndarray, threads: int | None) -> np.ndarray:
+        """`images` as a C-contiguous batch of this model's input, or the error naming
+        what is wrong."""
         if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
             raise TypeError(f"images must be a uint8 numpy array, got {_describe(images)}")
         if images.ndim != 4 or images.shape[1:] != self.input_shape:
@@ -76,11 +95,7 @@ class Encoder:
             )
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
-        out = np.empty((images.shape[0], self.num_symbols), np.uint8)
-        self._inner.encode_into(
-            np.ascontiguousarray(images).reshape(-1), out.reshape(-1), threads or 0, kernel
-        )
-        return out
+        return np.ascontiguousarray(images)
 
 
 def _describe(x: object) -> str:

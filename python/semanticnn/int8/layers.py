@@ -10,9 +10,11 @@ import numpy as np
 from semanticnn import _core
 
 # The model file's identity and limits, from the core crate (`nn::load`, `nn::MAX_LAYERS`,
-# `nn::MAX_OPS`: operations per inference).
+# `nn::MAX_OPS`: operations per inference). A file whose every padding is symmetric
+# has version FORMAT_VERSION_SYMMETRIC, which older readers read; else FORMAT_VERSION.
 FORMAT: str = _core.MODEL_FORMAT
 FORMAT_VERSION: str = _core.MODEL_FORMAT_VERSION
+FORMAT_VERSION_SYMMETRIC: str = _core.MODEL_FORMAT_VERSION_SYMMETRIC
 MAX_LAYERS: int = _core.MODEL_MAX_LAYERS
 MAX_OPS: int = _core.MODEL_MAX_OPS
 MAX_FILE_BYTES: int = _core.MODEL_MAX_FILE_BYTES
@@ -20,6 +22,12 @@ MAX_FILE_BYTES: int = _core.MODEL_MAX_FILE_BYTES
 # A model file or description that breaks docs/model-format.md (a ValueError);
 # the same class whether the Rust loader or the Python writer finds the fault.
 ModelError = _core.ModelError
+
+
+# Zero padding of a window layer: (ph, pw) pads both sides of each dimension equally,
+# (top, bottom, left, right) each side on its own (TFLite's SAME puts the odd one of an
+# odd total at the bottom and right: `same_padding`).
+Padding = tuple[int, int] | tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class Conv2d:
     shift: np.ndarray  # int32 (Cout,), in [-31, 30]; positive = left
     output: Activation
     stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
+    padding: Padding = (0, 0)
     act_min: int = -128
     act_max: int = 127
     inputs: tuple[int, ...] | None = None  # tensor indices; None = the previous tensor
@@ -65,7 +73,7 @@ class DepthwiseConv2d:
     shift: np.ndarray
     output: Activation
     stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
+    padding: Padding = (0, 0)
     depth_multiplier: int = 1
     act_min: int = -128
     act_max: int = 127
@@ -79,7 +87,7 @@ class Pool2d:
     kind: str
     kernel: tuple[int, int]
     stride: tuple[int, int]
-    padding: tuple[int, int] = (0, 0)
+    padding: Padding = (0, 0)
     scale: float = 1.0  # informational, as the input's
     act_min: int = -128
     act_max: int = 127
@@ -133,10 +141,32 @@ class Model:
         return h * w * c
 
 
-def out_dim(size: int, kernel: int, stride: int, padding: int) -> int:
-    """Output length of a window sliding over `size` padded by `padding` each side (the
-    core's `conv_output_size`); 0 where the window has no position."""
+def pads(layer: Conv2d | DepthwiseConv2d | Pool2d) -> tuple[int, int, int, int]:
+    """The (top, bottom, left, right) zero padding of a window layer."""
+    p = tuple(int(v) for v in layer.padding)
+    if len(p) == 2:
+        return p[0], p[0], p[1], p[1]
+    if len(p) == 4:
+        return p[0], p[1], p[2], p[3]
+    raise ModelError(
+        f"padding must be (ph, pw) or (top, bottom, left, right), got {layer.padding!r}"
+    )
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TFLite's SAME padding (before, after) of one dimension: the output is
+    `ceil(size / stride)`, `total = max((output - 1) * stride + kernel - size, 0)`, and
+    the odd one of an odd total goes after (at the bottom or right)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def out_dim(size: int, kernel: int, stride: int, padding: tuple[int, int]) -> int:
+    """Output length of a window sliding over `size` values padded by `padding` (before,
+    after): the core's `conv_output_size` of the padded length; 0 where the window has no
+    position."""
     try:
-        return _core.conv_output_size(size, kernel, stride, padding)
+        return _core.conv_output_size(size + sum(padding), kernel, stride, 0)
     except (ValueError, OverflowError):
         return 0

@@ -55,3 +55,49 @@ def activation_range(kind: str, scale: float, zero_point: int) -> tuple[int, int
         six = float(np.float32(6.0) / np.float32(scale))
         return max(-128, zero_point), min(127, zero_point + round_half_away(six))
     raise ValueError(f"activation must be 'none', 'relu' or 'relu6', got {kind!r}")
+
+
+def _f32(x: float | np.ndarray) -> np.ndarray:
+    """Scales as a TFLite file holds them (float32), widened back to float64."""
+    return np.asarray(x, np.float32).astype(np.float64)
+
+
+def conv_multipliers(
+    input_scale: float, filter_scales: np.ndarray, output_scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (multiplier, shift) of a conv, as TFLite's
+    PopulateConvolutionQuantizationParams derives them: the float32 scales multiplied
+    and divided in float64, then `quantize_multiplier`."""
+    real = _f32(input_scale) * _f32(filter_scales) / _f32(output_scale)
+    return quantize_multiplier(np.atleast_1d(real))
+
+
+def add_multipliers(
+    scales: tuple[float, float], output_scale: float, left_shift: int
+) -> tuple[tuple[int, int], tuple[int, int], int, int]:
+    """((m1, m2), (s1, s2), m, s) of an int8 add of inputs of `scales`, as TFLite's add
+    Prepare: each input rescaled to twice the larger input scale, the sum to the output
+    (float32 scales, float64 quotients)."""
+    s1, s2 = (float(_f32(s)) for s in scales)
+    twice_max = 2.0 * max(s1, s2)
+    m_in, e_in = quantize_multiplier(np.array([s1, s2]) / twice_max)
+    (m,), (e,) = quantize_multiplier(twice_max / ((1 << left_shift) * float(_f32(output_scale))))
+    return (int(m_in[0]), int(m_in[1])), (int(e_in[0]), int(e_in[1])), int(m), int(e)
+
+
+def fixed_point_centers(
+    centers: np.ndarray, frac_bits: int, power_norm: bool, latent_scale: float
+) -> np.ndarray:
+    """Real SQ centers -> the head's int32 centers (docs/model-format.md, "The head"):
+    `round(r * 2**F)` with power normalization, `round(r / latent_scale * 2**F)`
+    without; sorted, then kept strictly increasing (`c[i] = max(c[i], c[i-1] + 1)`)."""
+    real = np.sort(np.asarray(centers, np.float64).reshape(-1))
+    if len(real) == 0 or not np.all(np.isfinite(real)):
+        raise ValueError("centers must be finite, and at least one")
+    unit = 1.0 if power_norm else 1.0 / latent_scale
+    ints = np.round(real * unit * 2.0**frac_bits).astype(np.int64)
+    steps = np.arange(len(ints))
+    ints = np.maximum.accumulate(ints - steps) + steps
+    if ints[0] < -(2**31) or ints[-1] >= 2**31:
+        raise ValueError(f"centers {real.tolist()} do not fit int32 with {frac_bits} fraction bits")
+    return ints.astype(np.int32)

@@ -22,6 +22,7 @@ from semanticnn.int8.layers import (
     ModelError,
     Pool2d,
     out_dim,
+    pads,
 )
 from semanticnn.int8.read import read_model
 
@@ -42,7 +43,7 @@ def requantize(x: np.ndarray, multiplier: np.ndarray | int, shift: np.ndarray | 
     s = np.asarray(shift, np.int64)
     left = np.maximum(s, 0)
     right = np.maximum(-s, 0)
-    x1 = np.clip(x << left, -(1 << 31), (1 << 31) - 1)
+    x1 = _wrap32(x << left)  # TFLite's int32 `x * (1 << left)` wraps
     y = _srdhm(x1, m)
     mask = (np.int64(1) << right) - 1
     threshold = (mask >> 1) + (y < 0)
@@ -57,17 +58,18 @@ def _windows(
     x: np.ndarray,
     kernel: tuple[int, int],
     stride: tuple[int, int],
-    padding: tuple[int, int],
+    padding: tuple[int, int, int, int],
     fill: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(Ho, Wo, kh, kw, C) windows of an HWC array padded with `fill`, and a validity mask."""
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    """(Ho, Wo, kh, kw, C) windows of an HWC array padded (top, bottom, left, right) with
+    `fill`, and a validity mask."""
+    (kh, kw), (sh, sw), (top, bottom, left, right) = kernel, stride, padding
     h, w, c = x.shape
-    xp = np.full((h + 2 * ph, w + 2 * pw, c), fill, np.int64)
-    xp[ph : ph + h, pw : pw + w] = x
-    valid = np.zeros((h + 2 * ph, w + 2 * pw), bool)
-    valid[ph : ph + h, pw : pw + w] = True
-    ho, wo = out_dim(h, kh, sh, ph), out_dim(w, kw, sw, pw)
+    xp = np.full((top + h + bottom, left + w + right, c), fill, np.int64)
+    xp[top : top + h, left : left + w] = x
+    valid = np.zeros(xp.shape[:2], bool)
+    valid[top : top + h, left : left + w] = True
+    ho, wo = out_dim(h, kh, sh, (top, bottom)), out_dim(w, kw, sw, (left, right))
     oy = np.arange(ho)[:, None, None, None] * sh + np.arange(kh)[None, None, :, None]
     ox = np.arange(wo)[None, :, None, None] * sw + np.arange(kw)[None, None, None, :]
     return xp[oy, ox], valid[oy, ox]
@@ -84,17 +86,17 @@ def _run_layer(layer: Layer, xs: list[np.ndarray], zps: list[int]) -> tuple[np.n
             kernel = (w.shape[1], w.shape[2])
         else:
             kernel = (w.shape[0], w.shape[1])
-        win, _ = _windows(x - zp, kernel, layer.stride, layer.padding, 0)
+        win, _ = _windows(x - zp, kernel, layer.stride, pads(layer), 0)
         if isinstance(layer, Conv2d):
             acc = np.einsum("hwyxc,oyxc->hwo", win, w)
         else:
             win = np.repeat(win, layer.depth_multiplier, axis=-1)
             acc = np.einsum("hwyxc,yxc->hwc", win, w)
         acc = _wrap32(acc + np.asarray(layer.bias, np.int64))
-        out = requantize(acc, layer.multiplier, layer.shift) + layer.output.zero_point
+        out = _wrap32(requantize(acc, layer.multiplier, layer.shift) + layer.output.zero_point)
         return out, layer.output.zero_point
     if isinstance(layer, Pool2d):
-        win, valid = _windows(x, layer.kernel, layer.stride, layer.padding, 0)
+        win, valid = _windows(x, layer.kernel, layer.stride, pads(layer), 0)
         v = valid[..., None]
         if layer.kind == "max":
             return np.where(v, win, -(1 << 40)).max(axis=(2, 3)), zp
@@ -110,7 +112,8 @@ def _run_layer(layer: Layer, xs: list[np.ndarray], zps: list[int]) -> tuple[np.n
         b = requantize(
             (x2 - zp2) << layer.left_shift, layer.input_multipliers[1], layer.input_shifts[1]
         )
-        out = requantize(_wrap32(a + b), layer.multiplier, layer.shift) + layer.output.zero_point
+        out = requantize(_wrap32(a + b), layer.multiplier, layer.shift)
+        out = _wrap32(out + layer.output.zero_point)
         return out, layer.output.zero_point
     raise ModelError(f"unknown layer {type(layer).__name__}")
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from semanticnn.int8.layers import Activation, Conv2d, Head, Input, Layer
-from semanticnn.int8.params import activation_range, quantize_multiplier
+from semanticnn.int8.params import activation_range, conv_multipliers
 from semanticnn.models.architecture import (
     DEFAULT_INPUT_SHAPE,
     DEFAULT_LEVELS,
@@ -15,14 +15,18 @@ from semanticnn.models.architecture import (
     default_architecture,
 )
 
+OUTPUT_SCALE = 0.05  # of every synthetic layer's output
+
 
 def spread_multipliers(
-    rng: np.random.Generator, channels: int, fan_in: int
+    rng: np.random.Generator, channels: int, fan_in: int, in_scale: float, out_scale: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel (multiplier, shift) that spread the outputs of random int8 weights
-    and inputs over the int8 range."""
+    and inputs over the int8 range, derived from float32 filter scales as TFLite
+    derives them (so the model can leave as a `.tflite`)."""
     real = rng.uniform(0.6, 1.4, channels) * 70.0 / (np.sqrt(fan_in) * 60.0 * 73.0)
-    return quantize_multiplier(real)
+    filter_scales = (real * out_scale / in_scale).astype(np.float32)
+    return conv_multipliers(in_scale, filter_scales, out_scale)
 
 
 def synthetic_model(
@@ -43,20 +47,23 @@ def synthetic_model(
     rng = np.random.default_rng(seed)
     inp = Input(input_shape)
     layers: list[Layer] = []
+    in_scale = inp.scale
     for spec in arch:
         k = spec.kernel
         wt = rng.integers(-127, 128, (spec.out_channels, k, k, spec.in_channels), dtype=np.int8)
         bias = rng.integers(-2000, 2000, spec.out_channels).astype(np.int32)
-        mult, shift = spread_multipliers(rng, spec.out_channels, k * k * spec.in_channels)
+        fan_in = k * k * spec.in_channels
+        mult, shift = spread_multipliers(rng, spec.out_channels, fan_in, in_scale, OUTPUT_SCALE)
+        in_scale = OUTPUT_SCALE
         zp = -128 if spec.relu else int(rng.integers(-10, 10))
-        act_min, act_max = activation_range("relu" if spec.relu else "none", 0.05, zp)
+        act_min, act_max = activation_range("relu" if spec.relu else "none", OUTPUT_SCALE, zp)
         layers.append(
             Conv2d(
                 wt,
                 bias,
                 mult,
                 shift,
-                Activation(zp, 0.05),
+                Activation(zp, OUTPUT_SCALE),
                 stride=(spec.stride, spec.stride),
                 padding=(spec.padding, spec.padding),
                 act_min=act_min,

@@ -13,6 +13,7 @@ from semanticnn.fsutil import write_bytes_atomic
 from semanticnn.int8.layers import (
     FORMAT,
     FORMAT_VERSION,
+    FORMAT_VERSION_SYMMETRIC,
     Add,
     Conv2d,
     DepthwiseConv2d,
@@ -22,6 +23,7 @@ from semanticnn.int8.layers import (
     ModelError,
     Pool2d,
     out_dim,
+    pads,
 )
 
 
@@ -68,7 +70,7 @@ def _layer_json(
                 raise ModelError(f"layers[{i}].weight must be (Cout, kh, kw, {c}), got {wt.shape}")
             cout, kh, kw, _ = wt.shape
             entry.update(op="conv2d")
-        stride, padding = _pair(layer.stride, "stride"), _pair(layer.padding, "padding")
+        stride = _pair(layer.stride, "stride")
         for name in ("bias", "multiplier", "shift"):
             arr = np.asarray(getattr(layer, name))
             if arr.dtype != np.int32 or arr.shape != (cout,):
@@ -84,7 +86,7 @@ def _layer_json(
             raise ModelError(f"layers[{i}].kind must be 'avg' or 'max', got {layer.kind!r}")
         entry.update(op=f"{layer.kind}_pool2d")
         kernel = _pair(layer.kernel, "kernel")
-        stride, padding = _pair(layer.stride, "stride"), _pair(layer.padding, "padding")
+        stride = _pair(layer.stride, "stride")
         cout, out_zp, scale = c, zps[inputs[0]], layer.scale
     elif isinstance(layer, Add):
         if len(inputs) != 2 or shapes[inputs[1]] != (h, w, c):
@@ -104,10 +106,16 @@ def _layer_json(
     if not isinstance(layer, Add):
         if len(inputs) != 1:
             raise ModelError(f"layers[{i}] takes exactly one input")
-        entry.update(kernel=list(kernel), stride=list(stride), padding=list(padding))
+        try:
+            top, bottom, left, right = pads(layer)
+        except ModelError as e:
+            raise ModelError(f"layers[{i}].{e}") from None
+        symmetric = (top, left) == (bottom, right)
+        padding = [top, left] if symmetric else [top, bottom, left, right]
+        entry.update(kernel=list(kernel), stride=list(stride), padding=padding)
         shape = (
-            out_dim(h, kernel[0], stride[0], padding[0]),
-            out_dim(w, kernel[1], stride[1], padding[1]),
+            out_dim(h, kernel[0], stride[0], (top, bottom)),
+            out_dim(w, kernel[1], stride[1], (left, right)),
             cout,
         )
         if shape[0] < 1 or shape[1] < 1:
@@ -160,6 +168,9 @@ def write_model(
             "gray": bool(head.gray),
         },
     }
-    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "graph": json.dumps(graph)}
+    # Older readers read a file whose paddings are all [ph, pw].
+    per_side = any(len(e.get("padding", ())) == 4 for e in graph_layers)
+    version = FORMAT_VERSION if per_side else FORMAT_VERSION_SYMMETRIC
+    metadata = {"format": FORMAT, "format_version": version, "graph": json.dumps(graph)}
     data = save(tensors, metadata=metadata)
     write_bytes_atomic(path, data)

@@ -12,6 +12,7 @@ from torch import nn
 
 from semanticnn import _core, int8
 from semanticnn.int8.layers import Head
+from semanticnn.int8.params import fixed_point_centers
 from semanticnn.models.graph import Conv, Graph, int8_twin, load_twin
 from semanticnn.models.zoo import ModelSpec, build_head
 from semanticnn.quant import PowerNorm, SoftQuantizer
@@ -103,12 +104,11 @@ class SemanticEncoder(nn.Module):
     def int_centers(self, latent_scale: float) -> torch.Tensor:
         """The centers (int64, strictly increasing) in the fixed-point domain of the
         integer head, on the quantizer's device."""
-        c = self.quantizer.sorted_centers().detach().double()
-        unit = 1.0 if self.use_power_norm else 1.0 / latent_scale
-        ints = torch.round(c * unit * 2**self.FRAC_BITS).to(torch.int64)
-        # Keep them strictly increasing after rounding: c[i] = max(c[i], c[i - 1] + 1).
-        steps = torch.arange(len(ints), device=ints.device)
-        return torch.cummax(ints - steps, 0).values + steps
+        c = self.quantizer.sorted_centers().detach()
+        ints = fixed_point_centers(
+            c.double().cpu().numpy(), self.FRAC_BITS, self.use_power_norm, latent_scale
+        )
+        return torch.from_numpy(ints.astype(np.int64)).to(c.device)
 
     def int_head(self, latent_scale: float) -> Head:
         """The integer head of the model file (what `int_symbols` computes)."""

@@ -46,11 +46,12 @@ def requantize(x: torch.Tensor, multiplier: torch.Tensor, shift: torch.Tensor) -
 
     `x`: int32 values as int64; `multiplier` (Q31, >= 0) and `shift` (in [-31, 30],
     positive = left) int64, broadcast against `x` (per channel: shape (1, C, 1, 1)).
-    A saturating left shift, `srdhm` by the multiplier, then the rounding right shift.
+    A left shift that wraps in int32 (as TFLite's), `srdhm` by the multiplier, then the
+    rounding right shift.
     """
     left = shift.clamp(0, 30)
     right = (-shift).clamp(0, 31)
-    x1 = (x << left).clamp_(I32_MIN, I32_MAX)
+    x1 = wrap_int32(x << left)
     return rounding_right_shift(srdhm(x1, multiplier), right)
 
 

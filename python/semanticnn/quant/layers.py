@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from semanticnn import int8
-from semanticnn.int8.params import activation_range, quantize_multiplier
+from semanticnn.int8.params import activation_range, add_multipliers, conv_multipliers
 from semanticnn.quant.integer import requantize, wrap_int32
 
 INPUT_ZERO_POINT = -128
@@ -88,6 +88,27 @@ def check_activation(activation: str) -> str:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     return activation
+
+
+def check_padding(
+    padding: tuple[int, int, int, int], kernel: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """`padding` (top, bottom, left, right), each side in 0..kernel in its dimension (the
+    format's limit)."""
+    sides = tuple(int(p) for p in padding)
+    limits = (kernel[0], kernel[0], kernel[1], kernel[1])
+    if len(sides) != 4 or not all(0 <= p < k for p, k in zip(sides, limits, strict=True)):
+        raise ValueError(
+            f"padding must be (top, bottom, left, right), each in 0..kernel {kernel}, "
+            f"got {padding!r}"
+        )
+    return sides[0], sides[1], sides[2], sides[3]
+
+
+def pad(x: torch.Tensor, padding: tuple[int, int, int, int], value: float = 0.0) -> torch.Tensor:
+    """NCHW `x` padded (top, bottom, left, right) with `value`."""
+    top, bottom, left, right = padding
+    return F.pad(x, (left, right, top, bottom), value=value)
 
 
 def _straight_through(
@@ -188,6 +209,10 @@ class QConv2d(_Observed):
     `gamma` and `beta` still get gradients through the fold. Weights are symmetric per
     output channel (max-abs / 127) of the folded weight; the bias is int32
     `round(b / (in_scale * w_scale))`.
+
+    `padding` (top, bottom, left, right) pads each side on its own, in place of
+    `conv.padding` (which must then be 0); `int8.same_padding` gives TFLite's SAME of a
+    dimension.
     """
 
     def __init__(
@@ -196,6 +221,7 @@ class QConv2d(_Observed):
         bn: nn.BatchNorm2d | None = None,
         activation: str = "none",
         momentum: float = 0.1,
+        padding: tuple[int, int, int, int] | None = None,
     ) -> None:
         super().__init__(activation, momentum)
         if conv.groups not in (1, conv.in_channels) or conv.out_channels % conv.groups:
@@ -206,6 +232,11 @@ class QConv2d(_Observed):
             raise ValueError("dilated convs are not in the model format")
         if bn is not None and bn.num_features != conv.out_channels:
             raise ValueError(f"bn has {bn.num_features} features, conv {conv.out_channels}")
+        ph, pw = (int(p) for p in conv.padding)
+        if padding is not None and (ph, pw) != (0, 0):
+            raise ValueError("give the padding to the conv or to QConv2d, not both")
+        kernel = (int(conv.kernel_size[0]), int(conv.kernel_size[1]))
+        self.padding = check_padding((ph, ph, pw, pw) if padding is None else padding, kernel)
         self.conv = conv
         self.bn = bn
         self.train(self.training)
@@ -256,7 +287,7 @@ class QConv2d(_Observed):
         w_q = torch.clamp(torch.round(w / s_w.view(-1, 1, 1, 1)), -127, 127)
         b_q = torch.round(b / (in_scale * s_w)).clamp(-(2**31), 2**31 - 1)
         scale, zp = self.output_quant()
-        mult, shift = quantize_multiplier((in_scale * s_w / scale).numpy())
+        mult, shift = conv_multipliers(in_scale, s_w.numpy(), scale)
         act_min, act_max = activation_range(self.activation, scale, zp)
         return IntParams(
             w_q.numpy().astype(np.int8),
@@ -283,7 +314,7 @@ class QConv2d(_Observed):
             p.shift,
             int8.Activation(p.zero_point, p.scale),
             (int(c.stride[0]), int(c.stride[1])),
-            (int(c.padding[0]), int(c.padding[1])),
+            self.padding,
             p.act_min,
             p.act_max,
             tuple(inputs),
@@ -306,7 +337,10 @@ class QConv2d(_Observed):
 
     def _conv(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
         c = self.conv
-        return F.conv2d(x, w, b, c.stride, c.padding, 1, c.groups)
+        top, bottom, left, right = self.padding
+        if (top, left) == (bottom, right):  # the conv pads it
+            return F.conv2d(x, w, b, c.stride, (top, left), 1, c.groups)
+        return F.conv2d(pad(x, self.padding), w, b, c.stride, 0, 1, c.groups)
 
     def forward(self, x: QTensor) -> QTensor:
         y = None
@@ -340,8 +374,8 @@ class QConv2d(_Observed):
         acc_int = acc.to(torch.int64)
         if bound >= 2**31:  # below, every sum is an int32 already: the wrap changes nothing
             acc_int = wrap_int32(acc_int)
-        q = _requantize(acc_int, p.multiplier, p.shift)
-        return q.add_(p.zero_point).clamp_(p.act_min, p.act_max).to(torch.float32)
+        q = wrap_int32(_requantize(acc_int, p.multiplier, p.shift).add_(p.zero_point))
+        return q.clamp_(p.act_min, p.act_max).to(torch.float32)
 
 
 class QAdd(_Observed):
@@ -359,18 +393,16 @@ class QAdd(_Observed):
         self, a: tuple[float, int], b: tuple[float, int], inputs: tuple[int, int]
     ) -> int8.Add:
         """The model-file record of `a + b` (each `(scale, zero point)`), reading the
-        tensors `inputs`. Multipliers as TFLite's `PrepareGeneralSubgraphs`."""
+        tensors `inputs`. Multipliers as TFLite's add derives them from the scales."""
         scale, zp = self.output_quant()
-        twice_max = 2.0 * max(a[0], b[0])
-        m_in, s_in = quantize_multiplier(np.array([a[0], b[0]]) / twice_max)
-        m, s = quantize_multiplier(twice_max / ((1 << ADD_LEFT_SHIFT) * scale))
+        m_in, s_in, m, s = add_multipliers((a[0], b[0]), scale, ADD_LEFT_SHIFT)
         act_min, act_max = activation_range(self.activation, scale, zp)
         return int8.Add(
             (int(inputs[0]), int(inputs[1])),
-            (int(m_in[0]), int(m_in[1])),
-            (int(s_in[0]), int(s_in[1])),
-            int(m[0]),
-            int(s[0]),
+            m_in,
+            s_in,
+            m,
+            s,
             int8.Activation(zp, scale),
             ADD_LEFT_SHIFT,
             act_min,
@@ -392,7 +424,7 @@ class QAdd(_Observed):
             return _requantize(v, p.input_multipliers[k], p.input_shifts[k])
 
         s = wrap_int32(scaled(a, 0) + scaled(b, 1))
-        out = _requantize(s, p.multiplier, p.shift).add_(p.output.zero_point)
+        out = wrap_int32(_requantize(s, p.multiplier, p.shift).add_(p.output.zero_point))
         q = out.clamp_(p.act_min, p.act_max).to(torch.float32)
         y = y if self._needs_grad(a, b) else None
         return _straight_through(y, q, p.output.scale, p.output.zero_point, p.act_min, p.act_max)
@@ -429,31 +461,33 @@ class QPool2d(nn.Module):
     """Average or max pooling of an int8 tensor; the output keeps the input's scale and
     zero point (the format requires it). Padded positions are not counted.
 
+    `padding` is one value for every side or (top, bottom, left, right).
+
     Integer forward (the core's `pool`): max of the window, or its sum `s` over the `n`
     valid positions divided with rounding half away from zero.
     """
 
-    def __init__(self, kind: str, kernel: int, stride: int, padding: int = 0) -> None:
+    def __init__(
+        self, kind: str, kernel: int, stride: int, padding: int | tuple[int, int, int, int] = 0
+    ) -> None:
         super().__init__()
         check_pool(kind)
-        if not 0 <= padding < kernel:
-            raise ValueError(f"padding must be in 0..kernel, got {padding}")
-        self.kind, self.kernel, self.stride, self.padding = kind, kernel, stride, padding
+        sides = (padding,) * 4 if isinstance(padding, int) else padding
+        self.kind, self.kernel, self.stride = kind, kernel, stride
+        self.padding = check_padding(sides, (kernel, kernel))
 
     def int8_layer(self, x: tuple[float, int], inputs: tuple[int, ...]) -> int8.Pool2d:
-        k, s, p = self.kernel, self.stride, self.padding
-        return int8.Pool2d(self.kind, (k, k), (s, s), (p, p), float(x[0]), inputs=tuple(inputs))
+        k, s = self.kernel, self.stride
+        return int8.Pool2d(
+            self.kind, (k, k), (s, s), self.padding, float(x[0]), inputs=tuple(inputs)
+        )
 
     def _window_sum(self, x: torch.Tensor) -> torch.Tensor:
         """Window sums of `x`, zero padded (exact for integer values)."""
-        p = self.padding
-        x = F.pad(x, (p, p, p, p))
-        return F.avg_pool2d(x, self.kernel, self.stride, divisor_override=1)
+        return F.avg_pool2d(pad(x, self.padding), self.kernel, self.stride, divisor_override=1)
 
     def _max(self, x: torch.Tensor) -> torch.Tensor:
-        p = self.padding
-        x = F.pad(x, (p, p, p, p), value=float("-inf"))
-        return F.max_pool2d(x, self.kernel, self.stride)
+        return F.max_pool2d(pad(x, self.padding, float("-inf")), self.kernel, self.stride)
 
     def _count(self, x: torch.Tensor) -> torch.Tensor:
         """Valid positions per window, (1, 1, Ho, Wo)."""

@@ -85,3 +85,8 @@ fn default_architecture() {
 fn every_layer_type() {
     check("mixed");
 }
+
+#[test]
+fn padding_per_side() {
+    check("same");
+}

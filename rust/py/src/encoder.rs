@@ -88,24 +88,52 @@ impl Int8Encoder {
     ) -> PyResult<()> {
         let images = slice(&images, "images")?;
         let out = slice_mut(&mut out, "out")?;
-        let kernel = match kernel {
-            None => Kernel::detect(),
-            Some(name) => Kernel::ALL
-                .into_iter()
-                .find(|k| k.name() == name)
-                .ok_or_else(|| {
-                    let names: Vec<_> = Kernel::ALL.iter().map(|k| k.name()).collect();
-                    PyValueError::new_err(format!("kernel must be one of {names:?}, got {name:?}"))
-                })?,
-        };
-        let threads = if threads == 0 {
-            std::thread::available_parallelism().map_or(1, usize::from)
-        } else {
-            threads
-        };
+        let (threads, kernel) = (all_cores(threads), kernel_named(kernel)?);
         detach(py, || {
             self.model.encode_batch_with(images, out, threads, kernel)
         })
+    }
+
+    /// The int8 latents (the last tensor before the head, N * num_symbols values,
+    /// NHWC) of the flat uint8 NHWC `images`, into the flat `out`; as `encode_into`.
+    #[pyo3(signature = (images, out, threads=0, kernel=None))]
+    fn latent_into(
+        &self,
+        py: Python<'_>,
+        images: PyReadonlyArray1<'_, u8>,
+        mut out: PyReadwriteArray1<'_, i8>,
+        threads: usize,
+        kernel: Option<&str>,
+    ) -> PyResult<()> {
+        let images = slice(&images, "images")?;
+        let out = slice_mut(&mut out, "out")?;
+        let (threads, kernel) = (all_cores(threads), kernel_named(kernel)?);
+        detach(py, || {
+            self.model.latent_batch_with(images, out, threads, kernel)
+        })
+    }
+}
+
+/// The conv kernel called `name` (None: the fastest this CPU runs).
+fn kernel_named(name: Option<&str>) -> PyResult<Kernel> {
+    let Some(name) = name else {
+        return Ok(Kernel::detect());
+    };
+    Kernel::ALL
+        .into_iter()
+        .find(|k| k.name() == name)
+        .ok_or_else(|| {
+            let names: Vec<_> = Kernel::ALL.iter().map(|k| k.name()).collect();
+            PyValueError::new_err(format!("kernel must be one of {names:?}, got {name:?}"))
+        })
+}
+
+/// `threads`, with 0 meaning every core.
+fn all_cores(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        threads
     }
 }
 
@@ -125,6 +153,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Int8Encoder>()?;
     m.add("MODEL_FORMAT", nn::load::FORMAT)?;
     m.add("MODEL_FORMAT_VERSION", nn::load::FORMAT_VERSION)?;
+    m.add(
+        "MODEL_FORMAT_VERSION_SYMMETRIC",
+        nn::load::FORMAT_VERSION_SYMMETRIC,
+    )?;
     m.add("MODEL_MAX_LAYERS", nn::MAX_LAYERS)?;
     m.add("MODEL_MAX_OPS", nn::MAX_OPS)?;
     m.add("MODEL_MAX_FILE_BYTES", nn::load::MAX_FILE_BYTES)?;

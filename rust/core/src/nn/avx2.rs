@@ -16,11 +16,11 @@
 
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_and_si256, _mm256_blend_epi32,
-    _mm256_blendv_epi8, _mm256_castsi256_si128, _mm256_cmpeq_epi32, _mm256_cmpgt_epi32,
-    _mm256_extracti128_si256, _mm256_load_si256, _mm256_madd_epi16, _mm256_max_epi32,
-    _mm256_min_epi32, _mm256_mul_epi32, _mm256_set1_epi32, _mm256_set1_epi64x,
-    _mm256_setzero_si256, _mm256_slli_epi64, _mm256_sllv_epi32, _mm256_srav_epi32,
-    _mm256_srli_epi64, _mm256_sub_epi32, _mm_packs_epi16, _mm_packs_epi32, _mm_storel_epi64,
+    _mm256_castsi256_si128, _mm256_cmpgt_epi32, _mm256_extracti128_si256, _mm256_load_si256,
+    _mm256_madd_epi16, _mm256_max_epi32, _mm256_min_epi32, _mm256_mul_epi32, _mm256_set1_epi32,
+    _mm256_set1_epi64x, _mm256_setzero_si256, _mm256_slli_epi64, _mm256_sllv_epi32,
+    _mm256_srav_epi32, _mm256_srli_epi64, _mm256_sub_epi32, _mm_packs_epi16, _mm_packs_epi32,
+    _mm_storel_epi64,
 };
 use std::vec::Vec;
 
@@ -44,7 +44,7 @@ struct RequantV {
     /// The multipliers of the odd lanes, moved to the even ones (`vpmuldq`
     /// multiplies even lanes).
     multiplier_odd: V,
-    /// `clamp(shift, 0, 30)`: the saturating left shift.
+    /// `clamp(shift, 0, 30)`: the left shift (wrapping, as TFLite's).
     left: V,
     /// `clamp(-shift, 0, 31)`: the rounding right shift `e`...
     right: V,
@@ -227,12 +227,12 @@ pub(crate) fn conv2d(
 fn pad_input(t: Tensor<'_>, win: &Window, os: Shape, xp: &mut [i16]) {
     let (s, c) = (t.shape, t.shape.c);
     let (hp, wp) = padded_dims(win, os);
-    let [ph, pw] = win.padding;
-    // Columns of the padded row that come from the input.
-    let left = pw.min(wp);
+    // Columns of the padded row that come from the input (the padding at
+    // the bottom and right is whatever the output reads past the input).
+    let left = win.padding.left.min(wp);
     let inner = s.w.min(wp - left);
     for (r, row) in xp.chunks_exact_mut(wp * c).take(hp).enumerate() {
-        let iy = r.wrapping_sub(ph);
+        let iy = r.wrapping_sub(win.padding.top);
         if iy >= s.h {
             row.fill(0);
             continue;
@@ -277,8 +277,7 @@ fn conv_blocks<const P: usize, const G: usize>(
     let [sh, sw] = pc.window.stride;
     let cout = os.c;
     let pixels = os.h * os.w;
-    let lo = _mm256_set1_epi32(q.min - q.zero_point);
-    let hi = _mm256_set1_epi32(q.max - q.zero_point);
+    let (lo, hi) = (_mm256_set1_epi32(q.min), _mm256_set1_epi32(q.max));
     let zp = _mm256_set1_epi32(q.zero_point);
     let mut px = 0;
     while px < pixels {
@@ -294,7 +293,8 @@ fn conv_blocks<const P: usize, const G: usize>(
                 for (gi, &a) in acc.iter().enumerate().take(g) {
                     let v = v0 + gi;
                     let y = requantize(a, &pc.requant[v], pc.left_shift);
-                    let y = _mm256_add_epi32(_mm256_max_epi32(_mm256_min_epi32(y, hi), lo), zp);
+                    // The zero point wraps, as in finish_full.
+                    let y = _mm256_max_epi32(_mm256_min_epi32(_mm256_add_epi32(y, zp), hi), lo);
                     store(y, &mut o_px[v * LANES..]);
                 }
             }
@@ -391,15 +391,7 @@ fn load(v: &V) -> __m256i {
 fn requantize(acc: __m256i, r: &RequantV, left_shift: bool) -> __m256i {
     let mut x = _mm256_add_epi32(acc, load(&r.bias));
     if left_shift {
-        // Saturating `x << left`: where shifting back does not restore x, the
-        // result saturates toward x's sign.
-        let left = load(&r.left);
-        let shifted = _mm256_sllv_epi32(x, left);
-        let exact = _mm256_cmpeq_epi32(_mm256_srav_epi32(shifted, left), x);
-        let neg = _mm256_cmpgt_epi32(_mm256_setzero_si256(), x);
-        // i32::MAX, or i32::MIN where x < 0 (MAX - (-1) wraps to MIN).
-        let sat = _mm256_sub_epi32(_mm256_set1_epi32(i32::MAX), neg);
-        x = _mm256_blendv_epi8(sat, shifted, exact);
+        x = _mm256_sllv_epi32(x, load(&r.left));
     }
     // srdhm: bits 31..=62 of x * m + 2^30, for even and odd lanes. The low 32
     // bits of a logical and an arithmetic 64-bit shift by 31 are the same.
@@ -421,8 +413,9 @@ fn requantize(acc: __m256i, r: &RequantV, left_shift: bool) -> __m256i {
 mod tests {
     use super::*;
     use crate::nn::conv;
-    use crate::nn::model::{conv_output_size, Conv, Layer, Op, Span};
+    use crate::nn::model::{Conv, Layer, Op, Padding, Span};
     use crate::nn::requant;
+    use crate::nn::testing::padding;
     use proptest::prelude::*;
 
     /// A one-conv2d model and an input image.
@@ -440,24 +433,20 @@ mod tests {
         let geometry = (1usize..10, 1usize..10, 1usize..7, 1usize..41)
             .prop_flat_map(|(h, w, cin, cout)| {
                 let dims = (1usize..=4, 1usize..=4, 1usize..=3, 1usize..=3);
-                (Just((h, w, cin, cout)), dims, 0usize..4, 0usize..4)
+                (Just((h, w, cin, cout)), dims)
             })
-            .prop_map(|((h, w, cin, cout), (kh, kw, sh, sw), ph, pw)| {
-                // Padding below the kernel, and enough for one output.
-                let pad = |p: usize, k: usize, n: usize| {
-                    let p = p.min(k - 1);
-                    if n + 2 * p < k {
-                        k - 1
-                    } else {
-                        p
-                    }
-                };
-                let window = Window {
+            .prop_flat_map(|((h, w, cin, cout), (kh, kw, sh, sw))| {
+                let shape = Shape { h, w, c: cin };
+                let window = move |padding| Window {
                     kernel: [kh, kw],
                     stride: [sh, sw],
-                    padding: [pad(ph, kh, h), pad(pw, kw, w)],
+                    padding,
                 };
-                (Shape { h, w, c: cin }, cout, window)
+                // Padding below the kernel on each side, with room for one output.
+                let fits = move |p: &Padding| window(*p).output_size(h, w).is_some();
+                padding([kh, kw])
+                    .prop_filter("the window must fit", fits)
+                    .prop_map(move |p| (shape, cout, window(p)))
             });
         (geometry, any::<bool>()).prop_flat_map(|((s, cout, window), extreme)| {
             let n = cout * window.kernel[0] * window.kernel[1] * s.c;
@@ -472,11 +461,7 @@ mod tests {
                 prop::collection::vec(any::<u8>(), s.h * s.w * s.c),
             )
                 .prop_map(move |(weights, b, m, sh, (zi, zo, lo, hi), image)| {
-                    let dim = |n: usize, d: usize| {
-                        conv_output_size(n, window.kernel[d], window.stride[d], window.padding[d])
-                            .expect("padded for one output")
-                    };
-                    let (oh, ow) = (dim(s.h, 0), dim(s.w, 1));
+                    let (oh, ow) = window.output_size(s.h, s.w).expect("fits");
                     let span = |k: usize| Span {
                         start: k * cout,
                         len: cout,

@@ -74,7 +74,7 @@ impl ConvParams<'_> {
 #[inline]
 pub(crate) fn finish_full(acc: i32, multiplier: i32, shift: i32, q: OutQuant) -> i8 {
     let v = requantize(acc, multiplier, shift);
-    v.saturating_add(q.zero_point).clamp(q.min, q.max) as i8
+    v.wrapping_add(q.zero_point).clamp(q.min, q.max) as i8
 }
 
 /// The int8 output of an accumulator `acc` (bias included) of a channel
@@ -98,8 +98,8 @@ fn im2col(x: &[i8], s: Shape, zp: i32, win: &Window, out_w: usize, p: usize, row
     let span = kw * s.c;
     for ky in 0..kh {
         let seg = &mut row[ky * span..(ky + 1) * span];
-        let iy = (oy * win.stride[0] + ky).wrapping_sub(win.padding[0]);
-        let x0 = (ox * win.stride[1]).wrapping_sub(win.padding[1]);
+        let iy = (oy * win.stride[0] + ky).wrapping_sub(win.padding.top);
+        let x0 = (ox * win.stride[1]).wrapping_sub(win.padding.left);
         if iy >= s.h {
             seg.fill(0);
         } else if x0 < s.w && x0 + kw <= s.w {
@@ -111,7 +111,7 @@ fn im2col(x: &[i8], s: Shape, zp: i32, win: &Window, out_w: usize, p: usize, row
         } else {
             for kx in 0..kw {
                 let d = &mut seg[kx * s.c..(kx + 1) * s.c];
-                let ix = (ox * win.stride[1] + kx).wrapping_sub(win.padding[1]);
+                let ix = (ox * win.stride[1] + kx).wrapping_sub(win.padding.left);
                 if ix >= s.w {
                     d.fill(0);
                 } else {
@@ -201,12 +201,12 @@ pub(crate) fn depthwise(t: Tensor<'_>, p: &ConvParams<'_>, depth_multiplier: usi
                 let c = o / depth_multiplier;
                 let mut acc = 0i32;
                 for ky in 0..kh {
-                    let iy = (oy * p.window.stride[0] + ky).wrapping_sub(p.window.padding[0]);
+                    let iy = (oy * p.window.stride[0] + ky).wrapping_sub(p.window.padding.top);
                     if iy >= s.h {
                         continue;
                     }
                     for kx in 0..kw {
-                        let ix = (ox * p.window.stride[1] + kx).wrapping_sub(p.window.padding[1]);
+                        let ix = (ox * p.window.stride[1] + kx).wrapping_sub(p.window.padding.left);
                         if ix >= s.w {
                             continue;
                         }
@@ -222,7 +222,7 @@ pub(crate) fn depthwise(t: Tensor<'_>, p: &ConvParams<'_>, depth_multiplier: usi
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{random, Layer};
+    use super::super::testing::{padding, random, Layer};
     use super::*;
     use proptest::prelude::*;
 
@@ -236,8 +236,8 @@ mod tests {
             let mut acc = 0i32;
             for ky in 0..w.kernel[0] {
                 for kx in 0..w.kernel[1] {
-                    let iy = (oy * w.stride[0] + ky).wrapping_sub(w.padding[0]);
-                    let ix = (ox * w.stride[1] + kx).wrapping_sub(w.padding[1]);
+                    let iy = (oy * w.stride[0] + ky).wrapping_sub(w.padding.top);
+                    let ix = (ox * w.stride[1] + kx).wrapping_sub(w.padding.left);
                     if iy >= s.h || ix >= s.w {
                         continue;
                     }
@@ -256,15 +256,15 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
         /// conv2d (short requantization where it applies, else the full
-        /// form) equals the direct conv.
+        /// form) equals the direct conv, with any padding on each side.
         #[test]
         fn conv2d_matches_direct(
             (h, w, cin, cout) in (1usize..7, 1usize..7, 1usize..6, 1usize..6),
-            k in 1usize..=3,
+            (k, padding) in (1usize..=3).prop_flat_map(|k| (Just(k), padding([k, k]))),
             stride in 1usize..=2,
             r in random(),
         ) {
-            let window = Window { kernel: [k, k], stride: [stride; 2], padding: [k / 2; 2] };
+            let window = Window { kernel: [k, k], stride: [stride; 2], padding };
             let l = Layer::new(r, Shape { h, w, c: cin }, window, cout, k * k * cin);
             let Some(l) = l else { return Err(TestCaseError::reject("window")) };
             let (t, p) = (l.tensor(), l.params());

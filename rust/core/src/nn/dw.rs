@@ -9,7 +9,7 @@
 //! (other kernels, strides, depth multipliers) stays on [`super::conv::depthwise`].
 
 use super::conv::{finish_short, ConvParams, Out, OutQuant, Tensor};
-use super::model::{Shape, Window};
+use super::model::{Padding, Shape, Window};
 
 /// Channels per transposition pass.
 const G: usize = 4;
@@ -28,11 +28,12 @@ fn geometry(s: Shape, win: &Window, os: Shape, depth_multiplier: usize) -> Optio
     {
         return None;
     }
+    let pad = win.padding;
     // Output pairs read up to `st * (even width) + 2` values of a row.
-    let pw = (s.w + 2 * win.padding[1])
+    let pw = (pad.left + s.w + pad.right)
         .max(st * os.w.next_multiple_of(2) + 2)
         .next_multiple_of(2);
-    Some((pw, s.h + 2 * win.padding[0]))
+    Some((pw, pad.top + s.h + pad.bottom))
 }
 
 /// i16 work values [`depthwise3x3`] needs (0 where it does not apply).
@@ -83,12 +84,12 @@ fn transpose(
     buf: &mut [i16],
     pw: usize,
     plane: usize,
-    pad: [usize; 2],
+    pad: Padding,
 ) {
     let (x, s) = (t.data, t.shape);
     let zp = t.zero_point as i16;
     for iy in 0..s.h {
-        let row = (iy + pad[0]) * pw + pad[1];
+        let row = (iy + pad.top) * pw + pad.left;
         let src = iy * s.w * s.c + c0;
         let mut ix = 0;
         #[cfg(target_arch = "arm")]
@@ -355,7 +356,7 @@ mod arm {
 #[cfg(test)]
 mod tests {
     use super::super::conv;
-    use super::super::testing::{random, Layer};
+    use super::super::testing::{padding, random, Layer};
     use super::*;
     use proptest::prelude::*;
 
@@ -364,16 +365,17 @@ mod tests {
 
         /// The plane kernel gives the scalar depthwise conv's int8 output
         /// exactly, for both requantization forms (short where the bias is
-        /// small and the shift negative, full otherwise).
+        /// small and the shift negative, full otherwise), with any padding
+        /// on each side.
         #[test]
         fn depthwise3x3_matches_scalar(
             (h, w, c) in (1usize..10, 1usize..10, 1usize..11),
             stride in 1usize..=2,
-            pad in 0usize..=2,
+            padding in padding([3, 3]),
             r in random(),
             odd_work in any::<bool>(),
         ) {
-            let window = Window { kernel: [3, 3], stride: [stride; 2], padding: [pad; 2] };
+            let window = Window { kernel: [3, 3], stride: [stride; 2], padding };
             let l = Layer::new(r, Shape { h, w, c }, window, c, 9);
             let Some(l) = l else { return Err(TestCaseError::reject("window")) };
             let (t, p) = (l.tensor(), l.params());
@@ -393,7 +395,7 @@ mod tests {
         let win = |k, st| Window {
             kernel: [k, k],
             stride: [st; 2],
-            padding: [1; 2],
+            padding: Padding::symmetric(1, 1),
         };
         assert_eq!(work_len(s, &win(3, 3), Shape { h: 2, w: 2, c: 2 }, 1), 0);
         assert_eq!(work_len(s, &win(2, 1), Shape { h: 6, w: 6, c: 2 }, 1), 0);

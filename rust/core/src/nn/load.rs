@@ -13,13 +13,19 @@ use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;
 
 use super::model::{
-    Add, Conv, Head, Layer, Model, ModelError, Op, Shape, Span, Window, MAX_ELEMENTS,
+    Add, Conv, Head, Layer, Model, ModelError, Op, Padding, Shape, Span, Window, MAX_ELEMENTS,
 };
 use super::plan::{Encoder, Kernel, Packed, RunError};
 use super::validate::{check_inputs, check_layer_count, check_levels, weight_dims};
 
 pub const FORMAT: &str = "semanticnn-int8";
-pub const FORMAT_VERSION: &str = "1";
+/// The newest version: a window's `padding` may give each side,
+/// `[top, bottom, left, right]`.
+pub const FORMAT_VERSION: &str = "2";
+/// The version of a file whose every `padding` is `[ph, pw]` (both sides of
+/// a dimension equal), which readers older than [`FORMAT_VERSION`] read too;
+/// writers give such files this version.
+pub const FORMAT_VERSION_SYMMETRIC: &str = "1";
 /// Largest model file the loader reads (a model within [`super::MAX_OPS`] has
 /// far fewer weights); checked from the file's size before it is read.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -49,7 +55,10 @@ impl fmt::Display for LoadError {
         match self {
             Self::Io(e) => write!(f, "cannot read the model file: {e}"),
             Self::Safetensors(e) => write!(f, "not a valid safetensors file: {e}"),
-            Self::Format(e) => write!(f, "not a {FORMAT} v{FORMAT_VERSION} model: {e}"),
+            Self::Format(e) => write!(
+                f,
+                "not a {FORMAT} v{FORMAT_VERSION_SYMMETRIC} or v{FORMAT_VERSION} model: {e}"
+            ),
             Self::Graph(at, e) => write!(f, "graph {at}: {e}"),
             Self::Tensor { name, reason } => write!(f, "tensor {name}: {reason}"),
             Self::Model(e) => write!(f, "{e}"),
@@ -134,11 +143,43 @@ fn shape(v: &Value, at: &str) -> Result<Shape, LoadError> {
     Ok(Shape { h, w, c })
 }
 
-fn window(v: &Value, at: &str) -> Result<Window, LoadError> {
+/// A window; a `padding` of four sides only where `per_side` (format version 2).
+fn window(v: &Value, at: &str, per_side: bool) -> Result<Window, LoadError> {
+    let sides = field(v, "padding", at)?.as_array().map_or(0, Vec::len);
+    let padding = match sides {
+        2 => {
+            let [ph, pw] = dims(v, "padding", at)?;
+            Padding::symmetric(ph, pw)
+        }
+        4 if per_side => {
+            let [top, bottom, left, right] = dims(v, "padding", at)?;
+            Padding {
+                top,
+                bottom,
+                left,
+                right,
+            }
+        }
+        4 => {
+            return Err(graph_err(
+                at,
+                format_args!(
+                    "\"padding\" [top, bottom, left, right] needs format_version \
+                     {FORMAT_VERSION:?}, the file has {FORMAT_VERSION_SYMMETRIC:?}"
+                ),
+            ))
+        }
+        _ => {
+            return Err(graph_err(
+                at,
+                "\"padding\" must be [ph, pw] or [top, bottom, left, right]",
+            ))
+        }
+    };
     Ok(Window {
         kernel: dims(v, "kernel", at)?,
         stride: dims(v, "stride", at)?,
-        padding: dims(v, "padding", at)?,
+        padding,
     })
 }
 
@@ -153,6 +194,8 @@ fn i32s(v: [i64; 2], at: &str, key: &str) -> Result<[i32; 2], LoadError> {
 /// The file's tensors, read into the two parameter pools as the graph names them.
 struct Tensors<'b> {
     st: SafeTensors<'b>,
+    /// Whether the file's version lets a `padding` give each side.
+    per_side_padding: bool,
     used: BTreeSet<String>,
     weights: Vec<i8>,
     params: Vec<i32>,
@@ -248,8 +291,8 @@ impl Tensors<'_> {
                 let depthwise = op_name == "depthwise_conv2d";
                 self.conv(i, e, &at, depthwise, shapes[inputs[0]].c, output.c)?
             }
-            "avg_pool2d" => Op::AvgPool2d(window(e, &at)?),
-            "max_pool2d" => Op::MaxPool2d(window(e, &at)?),
+            "avg_pool2d" => Op::AvgPool2d(window(e, &at, self.per_side_padding)?),
+            "max_pool2d" => Op::MaxPool2d(window(e, &at, self.per_side_padding)?),
             "add" => Op::Add(add(e, &at)?),
             other => return Err(graph_err(&at, format_args!("unknown op {other:?}"))),
         };
@@ -273,7 +316,7 @@ impl Tensors<'_> {
         cin: usize,
         cout: usize,
     ) -> Result<Op, LoadError> {
-        let window = window(e, at)?;
+        let window = window(e, at, self.per_side_padding)?;
         let depth_multiplier = if depthwise {
             usize::try_from(int(e, "depth_multiplier", at)?)
                 .map_err(|_| graph_err(at, "negative depth_multiplier"))?
@@ -350,8 +393,9 @@ fn add(e: &Value, at: &str) -> Result<Add, LoadError> {
     })
 }
 
-/// The safetensors view of `bytes` and its graph, after the format checks.
-fn read_header(bytes: &[u8]) -> Result<(SafeTensors<'_>, Value), LoadError> {
+/// The safetensors view of `bytes`, its graph, and whether its version lets
+/// a `padding` give each side, after the format checks.
+fn read_header(bytes: &[u8]) -> Result<(SafeTensors<'_>, Value, bool), LoadError> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| LoadError::Safetensors(e.to_string()))?;
     let (_, meta) =
         SafeTensors::read_metadata(bytes).map_err(|e| LoadError::Safetensors(e.to_string()))?;
@@ -363,15 +407,14 @@ fn read_header(bytes: &[u8]) -> Result<(SafeTensors<'_>, Value), LoadError> {
     if key("format") != Some(FORMAT) {
         return Err(LoadError::Format(format!("format is {:?}", key("format"))));
     }
-    if key("format_version") != Some(FORMAT_VERSION) {
-        return Err(LoadError::Format(format!(
-            "format_version is {:?}",
-            key("format_version")
-        )));
-    }
+    let per_side_padding = match key("format_version") {
+        Some(FORMAT_VERSION) => true,
+        Some(FORMAT_VERSION_SYMMETRIC) => false,
+        other => return Err(LoadError::Format(format!("format_version is {other:?}"))),
+    };
     let graph = key("graph").ok_or_else(|| LoadError::Format("no graph".into()))?;
     let graph = serde_json::from_str(graph).map_err(|e| graph_err("JSON", e))?;
-    Ok((st, graph))
+    Ok((st, graph, per_side_padding))
 }
 
 impl OwnedModel {
@@ -404,9 +447,10 @@ impl OwnedModel {
         if bytes.len() as u64 > MAX_FILE_BYTES {
             return Err(LoadError::TooLarge(bytes.len() as u64));
         }
-        let (st, graph) = read_header(bytes)?;
+        let (st, graph, per_side_padding) = read_header(bytes)?;
         let mut tensors = Tensors {
             st,
+            per_side_padding,
             used: BTreeSet::new(),
             weights: Vec::new(),
             params: Vec::new(),
@@ -457,6 +501,27 @@ impl OwnedModel {
         threads: usize,
         kernel: Kernel,
     ) -> Result<(), RunError> {
+        let (enc, packed) = self.encoder_with(kernel)?;
+        enc.run_batch(images, symbols, threads, packed)
+    }
+
+    /// The int8 latents (the last tensor, NHWC, before the head) of a batch of
+    /// images, as [`Self::encode_batch_with`] computes them on its way to the
+    /// symbols: what TFLite's interpreter gives for the exported encoder.
+    pub fn latent_batch_with(
+        &self,
+        images: &[u8],
+        latents: &mut [i8],
+        threads: usize,
+        kernel: Kernel,
+    ) -> Result<(), RunError> {
+        let (enc, packed) = self.encoder_with(kernel)?;
+        enc.latent_batch(images, latents, threads, packed)
+    }
+
+    /// The encoder and the packed weights `kernel` runs on (`None` for the
+    /// portable kernel).
+    fn encoder_with(&self, kernel: Kernel) -> Result<(Encoder<'_>, Option<&Packed>), RunError> {
         let packed = match kernel {
             Kernel::Im2col => None,
             Kernel::Avx2 => Some(
@@ -465,7 +530,88 @@ impl OwnedModel {
                     .ok_or(RunError::KernelUnavailable("avx2"))?,
             ),
         };
-        let enc = self.encoder().map_err(RunError::Model)?;
-        enc.run_batch(images, symbols, threads, packed)
+        Ok((self.encoder().map_err(RunError::Model)?, packed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::testing::padding;
+    use proptest::prelude::*;
+    use safetensors::tensor::TensorView;
+    use std::collections::HashMap;
+
+    /// A 3x3 stride-2 window with `padding`, over a 7x6 input.
+    fn pool_window(padding: Padding) -> Window {
+        Window {
+            kernel: [3, 3],
+            stride: [2, 2],
+            padding,
+        }
+    }
+
+    /// A file of format version `version` whose one layer is an average pool
+    /// of [`pool_window`] with padding `p` over a 7x6x2 input; the JSON holds
+    /// `padding` (`p` in one form or another).
+    fn pool_file(version: &str, p: Padding, padding: &[usize]) -> Vec<u8> {
+        let (h, w) = pool_window(p).output_size(7, 6).unwrap_or((0, 0));
+        let graph = serde_json::json!({
+            "input": {"shape": [7, 6, 2], "zero_point": 0},
+            "layers": [{
+                "op": "avg_pool2d", "inputs": [0], "kernel": [3, 3], "stride": [2, 2],
+                "padding": padding, "output": {"shape": [h, w, 2], "zero_point": 0},
+                "act_min": -128, "act_max": 127,
+            }],
+            "head": {"levels": 2, "frac_bits": 0, "power_norm": false, "gray": false},
+        });
+        let centers: Vec<u8> = [-1i32, 1].iter().flat_map(|c| c.to_le_bytes()).collect();
+        let view = TensorView::new(Dtype::I32, vec![2], &centers).expect("two centers");
+        let metadata = HashMap::from([
+            ("format".to_string(), FORMAT.to_string()),
+            ("format_version".to_string(), version.to_string()),
+            ("graph".to_string(), graph.to_string()),
+        ]);
+        safetensors::serialize([("head.centers", view)], Some(metadata)).expect("serializes")
+    }
+
+    fn layers(version: &str, p: Padding, padding: &[usize]) -> Result<Vec<Layer>, LoadError> {
+        OwnedModel::from_bytes(&pool_file(version, p, padding)).map(|m| m.layers)
+    }
+
+    proptest! {
+        /// Version 2 reads each side's padding; a symmetric padding reads the
+        /// same in either form and version; version 1 refuses four sides.
+        #[test]
+        fn padding_forms_and_versions(p in padding([3, 3])) {
+            let sides = [p.top, p.bottom, p.left, p.right];
+            let v2 = layers(FORMAT_VERSION, p, &sides).expect("loads");
+            prop_assert_eq!(v2[0].op, Op::AvgPool2d(pool_window(p)));
+            if p == Padding::symmetric(p.top, p.left) {
+                let pair = [p.top, p.left];
+                prop_assert_eq!(&layers(FORMAT_VERSION, p, &pair).expect("loads"), &v2);
+                prop_assert_eq!(&layers(FORMAT_VERSION_SYMMETRIC, p, &pair).expect("loads"), &v2);
+            }
+            let refused = layers(FORMAT_VERSION_SYMMETRIC, p, &sides).map_err(|e| e.to_string());
+            prop_assert_eq!(
+                refused,
+                Err("graph layers[0]: \"padding\" [top, bottom, left, right] needs \
+                     format_version \"2\", the file has \"1\"".to_string())
+            );
+        }
+    }
+
+    #[test]
+    fn padding_of_other_lengths_is_refused() {
+        for padding in [&[][..], &[0], &[0, 0, 0], &[0; 5]] {
+            let err = layers(FORMAT_VERSION, Padding::ZERO, padding).map_err(|e| e.to_string());
+            assert_eq!(
+                err,
+                Err(
+                    "graph layers[0]: \"padding\" must be [ph, pw] or [top, bottom, left, right]"
+                        .to_string()
+                )
+            );
+        }
     }
 }

@@ -27,8 +27,8 @@ pub use head::isqrt;
 #[cfg(feature = "std")]
 pub use load::{LoadError, OwnedModel};
 pub use model::{
-    conv_output_size, Add, Conv, Head, Layer, Model, ModelError, Op, Shape, Span, Window,
-    MAX_ELEMENTS, MAX_LAYERS, MAX_OPS,
+    conv_output_size, padded_output_size, Add, Conv, Head, Layer, Model, ModelError, Op, Padding,
+    Shape, Span, Window, MAX_ELEMENTS, MAX_LAYERS, MAX_OPS,
 };
 #[cfg(feature = "std")]
 pub use plan::Kernel;

@@ -51,32 +51,65 @@ pub struct Span {
     pub len: usize,
 }
 
-/// Window geometry (PyTorch convention: symmetric zero padding).
+/// Zero padding around a window's input, per side. PyTorch pads both sides
+/// of a dimension equally; TFLite's SAME padding puts the odd one of an odd
+/// total at the bottom and right.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Padding {
+    pub top: usize,
+    pub bottom: usize,
+    pub left: usize,
+    pub right: usize,
+}
+
+impl Padding {
+    /// No padding.
+    pub const ZERO: Self = Self::symmetric(0, 0);
+
+    /// `ph` rows above and below, `pw` columns left and right.
+    pub const fn symmetric(ph: usize, pw: usize) -> Self {
+        Self {
+            top: ph,
+            bottom: ph,
+            left: pw,
+            right: pw,
+        }
+    }
+
+    /// `[[top, bottom], [left, right]]`: before and after the input, per
+    /// dimension (rows, columns), as [`Window::kernel`] and [`Window::stride`].
+    pub const fn sides(&self) -> [[usize; 2]; 2] {
+        [[self.top, self.bottom], [self.left, self.right]]
+    }
+}
+
+/// Window geometry: kernel and stride `[rows, columns]`, zero padding per side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
     /// `[kh, kw]`
     pub kernel: [usize; 2],
     pub stride: [usize; 2],
-    pub padding: [usize; 2],
+    pub padding: Padding,
 }
 
 /// One output dimension of a conv or pooling window over `size` input values
-/// (PyTorch's `floor((size + 2 * padding - kernel) / stride) + 1`, symmetric
-/// zero padding, no dilation). `None` when `kernel` or `stride` is 0, when the
-/// kernel is larger than the padded input, or on overflow.
-pub const fn conv_output_size(
+/// padded by `before` and `after` zeros
+/// (`floor((size + before + after - kernel) / stride) + 1`, no dilation).
+/// `None` when `kernel` or `stride` is 0, when the kernel is larger than the
+/// padded input, or on overflow.
+pub const fn padded_output_size(
     size: usize,
     kernel: usize,
     stride: usize,
-    padding: usize,
+    [before, after]: [usize; 2],
 ) -> Option<usize> {
     if kernel == 0 || stride == 0 {
         return None;
     }
-    let Some(twice) = padding.checked_mul(2) else {
+    let Some(padding) = before.checked_add(after) else {
         return None;
     };
-    let Some(padded) = size.checked_add(twice) else {
+    let Some(padded) = size.checked_add(padding) else {
         return None;
     };
     match padded.checked_sub(kernel) {
@@ -85,13 +118,25 @@ pub const fn conv_output_size(
     }
 }
 
+/// [`padded_output_size`] with `padding` on both sides (PyTorch's
+/// `floor((size + 2 * padding - kernel) / stride) + 1`).
+pub const fn conv_output_size(
+    size: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> Option<usize> {
+    padded_output_size(size, kernel, stride, [padding, padding])
+}
+
 impl Window {
     /// The output `(h, w)` of this window over an input of `h x w`
-    /// ([`conv_output_size`] of each dimension).
+    /// ([`padded_output_size`] of each dimension).
     pub const fn output_size(&self, h: usize, w: usize) -> Option<(usize, usize)> {
+        let [rows, columns] = self.padding.sides();
         match (
-            conv_output_size(h, self.kernel[0], self.stride[0], self.padding[0]),
-            conv_output_size(w, self.kernel[1], self.stride[1], self.padding[1]),
+            padded_output_size(h, self.kernel[0], self.stride[0], rows),
+            padded_output_size(w, self.kernel[1], self.stride[1], columns),
         ) {
             (Some(h), Some(w)) => Some((h, w)),
             _ => None,
@@ -275,6 +320,9 @@ mod tests {
         assert_eq!(conv_output_size(5, 1, 0, 0), None);
         assert_eq!(conv_output_size(usize::MAX, 1, 1, 1), None);
         assert_eq!(conv_output_size(1, 1, 1, usize::MAX), None);
+        // TFLite SAME, stride 2 on an even input: one row more at the bottom.
+        assert_eq!(padded_output_size(28, 3, 2, [0, 1]), Some(14));
+        assert_eq!(padded_output_size(1, 1, 1, [usize::MAX, 1]), None);
     }
 
     proptest! {
@@ -286,6 +334,18 @@ mod tests {
             let want = (padded >= kernel as i64)
                 .then(|| ((padded - kernel as i64) / stride as i64 + 1) as usize);
             prop_assert_eq!(conv_output_size(size, kernel, stride, padding), want);
+        }
+
+        /// Only the total padding of a dimension sets its output size.
+        #[test]
+        fn padded_output_size_takes_the_total(
+            size in 0usize..10_000, kernel in 1usize..64, stride in 1usize..64,
+            before in 0usize..64, after in 0usize..64,
+        ) {
+            prop_assert_eq!(
+                padded_output_size(size, kernel, stride, [before, after]),
+                conv_output_size(size + before + after, kernel, stride, 0)
+            );
         }
     }
 }

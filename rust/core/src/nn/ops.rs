@@ -5,13 +5,13 @@
 //! proptested equal to it.
 
 use super::conv::{Out, OutQuant, Tensor};
-use super::model::{Add, Shape, Window};
+use super::model::{Add, Padding, Shape, Window};
 use super::requant::{requantize, Short};
 
 /// Average (`max == false`) or max pooling; padded positions are not counted.
 /// The input's zero point is not used (pooling keeps it).
 pub(crate) fn pool(t: Tensor<'_>, win: &Window, max: bool, out: Out<'_>) {
-    if !max && win.padding == [0, 0] {
+    if !max && win.padding == Padding::ZERO {
         avg_unpadded(t.data, t.shape, win, out.data, out.shape, out.q);
     } else {
         pool_general(t, win, max, out);
@@ -24,10 +24,10 @@ fn pool_general(t: Tensor<'_>, win: &Window, max: bool, out: Out<'_>) {
     let out = out.data;
     let [kh, kw] = win.kernel;
     for oy in 0..os.h {
-        let y0 = (oy * win.stride[0]) as isize - win.padding[0] as isize;
+        let y0 = (oy * win.stride[0]) as isize - win.padding.top as isize;
         let ys = y0.max(0) as usize..((y0 + kh as isize).min(s.h as isize)) as usize;
         for ox in 0..os.w {
-            let x0 = (ox * win.stride[1]) as isize - win.padding[1] as isize;
+            let x0 = (ox * win.stride[1]) as isize - win.padding.left as isize;
             let xs = x0.max(0) as usize..((x0 + kw as isize).min(s.w as isize)) as usize;
             let n = (ys.len() * xs.len()) as i32;
             for c in 0..s.c {
@@ -161,14 +161,14 @@ fn add_general(a: &[i8], zpa: i32, b: &[i8], zpb: i32, p: &Add, out: &mut [i8], 
     };
     for ((d, &va), &vb) in out.iter_mut().zip(a).zip(b) {
         let sum = scaled(va, zpa, 0).wrapping_add(scaled(vb, zpb, 1));
-        let v = requantize(sum, p.multiplier, p.shift).saturating_add(q.zero_point);
+        let v = requantize(sum, p.multiplier, p.shift).wrapping_add(q.zero_point);
         *d = v.clamp(q.min, q.max) as i8;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{out_quant, Lcg};
+    use super::super::testing::{out_quant, padding, Lcg};
     use super::*;
     use proptest::prelude::*;
 
@@ -185,7 +185,7 @@ mod tests {
             q in out_quant(),
         ) {
             prop_assume!(k.0 <= h && k.1 <= w);
-            let win = Window { kernel: [k.0, k.1], stride: [st.0, st.1], padding: [0, 0] };
+            let win = Window { kernel: [k.0, k.1], stride: [st.0, st.1], padding: Padding::ZERO };
             let (oh, ow) = win.output_size(h, w).expect("fits");
             let x = Lcg::new(seed).bytes(h * w * c);
             let t = Tensor { data: &x, shape: Shape { h, w, c }, zero_point: 0 };
@@ -194,6 +194,38 @@ mod tests {
             pool_general(t, &win, false, Out { data: &mut want, shape, q });
             let mut got = vec![0i8; want.len()];
             pool(t, &win, false, Out { data: &mut got, shape, q });
+            prop_assert_eq!(got, want);
+        }
+
+        /// Max pooling ignores its padding: it equals the unpadded pool of the
+        /// input padded with -128 on each side (no value is smaller).
+        #[test]
+        fn max_pool_padding_is_the_smallest_value(
+            (h, w, c) in (1usize..9, 1usize..9, 1usize..5),
+            (k, padding) in (1usize..=3, 1usize..=3).prop_flat_map(|k| (Just(k), padding([k.0, k.1]))),
+            st in (1usize..=3, 1usize..=3),
+            seed in any::<u64>(),
+            q in out_quant(),
+        ) {
+            let win = Window { kernel: [k.0, k.1], stride: [st.0, st.1], padding };
+            let Some((oh, ow)) = win.output_size(h, w) else {
+                return Err(TestCaseError::reject("window"));
+            };
+            let x = Lcg::new(seed).bytes(h * w * c);
+            let (hp, wp) = (padding.top + h + padding.bottom, padding.left + w + padding.right);
+            let mut xp = vec![i8::MIN; hp * wp * c];
+            for (iy, row) in x.chunks_exact(w * c).enumerate() {
+                let at = ((padding.top + iy) * wp + padding.left) * c;
+                xp[at..at + w * c].copy_from_slice(row);
+            }
+            let shape = Shape { h: oh, w: ow, c };
+            let unpadded = Window { padding: Padding::ZERO, ..win };
+            let tp = Tensor { data: &xp, shape: Shape { h: hp, w: wp, c }, zero_point: 0 };
+            let mut want = vec![0i8; oh * ow * c];
+            pool(tp, &unpadded, true, Out { data: &mut want, shape, q });
+            let t = Tensor { data: &x, shape: Shape { h, w, c }, zero_point: 0 };
+            let mut got = vec![0i8; want.len()];
+            pool(t, &win, true, Out { data: &mut got, shape, q });
             prop_assert_eq!(got, want);
         }
 

@@ -414,6 +414,51 @@ impl<'a> Encoder<'a> {
         threads: usize,
         packed: Option<&Packed>,
     ) -> Result<(), RunError> {
+        self.for_each_image(
+            images,
+            symbols,
+            "symbols",
+            threads,
+            packed,
+            |arena, work, img, sym| self.encode_with(img, arena, work, sym, packed),
+        )
+    }
+
+    /// The int8 latents (the last tensor, before the head: `num_symbols` values,
+    /// NHWC) of a batch of images, as [`Self::run_batch`] runs them.
+    #[cfg(feature = "std")]
+    pub(crate) fn latent_batch(
+        &self,
+        images: &[u8],
+        latents: &mut [i8],
+        threads: usize,
+        packed: Option<&Packed>,
+    ) -> Result<(), RunError> {
+        self.for_each_image(
+            images,
+            latents,
+            "latents",
+            threads,
+            packed,
+            |arena, work, img, out| {
+                out.copy_from_slice(self.forward_with(img, arena, work, packed)?);
+                Ok(())
+            },
+        )
+    }
+
+    /// Runs `run(arena, work, image, out)` for each image of `images` and its
+    /// `num_symbols` values of `out`, in chunks claimed by up to `threads` threads.
+    #[cfg(feature = "std")]
+    fn for_each_image<T: Send>(
+        &self,
+        images: &[u8],
+        out: &mut [T],
+        what: &'static str,
+        threads: usize,
+        packed: Option<&Packed>,
+        run: impl Fn(&mut [i8], &mut [i16], &[u8], &mut [T]) -> Result<(), RunError> + Sync,
+    ) -> Result<(), RunError> {
         let (il, sl) = (self.input_len(), self.num_symbols());
         if !images.len().is_multiple_of(il) {
             return Err(RunError::BadLength {
@@ -423,11 +468,11 @@ impl<'a> Encoder<'a> {
             });
         }
         let count = images.len() / il;
-        if symbols.len() != count * sl {
+        if out.len() != count * sl {
             return Err(RunError::BufferTooSmall {
-                what: "symbols",
+                what,
                 need: count * sl,
-                got: symbols.len(),
+                got: out.len(),
             });
         }
         let work_len = self.work_len.max(packed.map_or(0, Packed::work_len));
@@ -437,13 +482,13 @@ impl<'a> Encoder<'a> {
         crate::par::claim2(
             images,
             CHUNK * il,
-            symbols,
+            out,
             CHUNK * sl,
             threads,
             || (std::vec![0i8; self.arena_len], std::vec![0i16; work_len]),
-            |(arena, work), imgs, syms| {
-                for (img, sym) in imgs.chunks(il).zip(syms.chunks_mut(sl)) {
-                    self.encode_with(img, arena, work, sym, packed)?;
+            |(arena, work), imgs, outs| {
+                for (img, o) in imgs.chunks(il).zip(outs.chunks_mut(sl)) {
+                    run(arena, work, img, o)?;
                 }
                 Ok(())
             },

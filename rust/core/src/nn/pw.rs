@@ -265,7 +265,7 @@ mod arm {
 #[cfg(test)]
 mod tests {
     use super::super::conv;
-    use super::super::model::Shape;
+    use super::super::model::{Padding, Shape};
     use super::super::testing::{random, Layer};
     use super::*;
     use proptest::prelude::*;
@@ -282,7 +282,7 @@ mod tests {
             r in random(),
             odd_work in any::<bool>(),
         ) {
-            let window = Window { kernel: [1, 1], stride: [stride.0, stride.1], padding: [0, 0] };
+            let window = Window { kernel: [1, 1], stride: [stride.0, stride.1], padding: Padding::ZERO };
             let l = Layer::new(r, Shape { h, w, c: cin }, window, cout, cin).expect("fits");
             let (t, p) = (l.tensor(), l.params());
             let mut want = l.buffer();
@@ -304,7 +304,7 @@ mod tests {
         let win = |k| Window {
             kernel: [k, k],
             stride: [1; 2],
-            padding: [0; 2],
+            padding: Padding::ZERO,
         };
         assert_eq!(work_len(&win(3), 4, 4), 0);
         assert_eq!(work_len(&win(1), 5, 3), 4 * 8 + 2 * 8 + 2);

@@ -29,15 +29,16 @@ pub fn rdbpot(x: i32, exponent: u32) -> i32 {
     (x >> exponent) + i32::from(remainder > threshold)
 }
 
-/// `x * multiplier * 2^(shift - 31)`, rounded: a saturating left shift for
-/// `shift > 0`, [`srdhm`] by the Q31 `multiplier`, then [`rdbpot`] for `shift < 0`.
-/// The model loader keeps `multiplier >= 0` and `shift` in `-31..=30`.
+/// `x * multiplier * 2^(shift - 31)`, rounded: a left shift for `shift > 0`
+/// that wraps in 32 bits, [`srdhm`] by the Q31 `multiplier`, then [`rdbpot`]
+/// for `shift < 0`. The model loader keeps `multiplier >= 0` and `shift` in
+/// `-31..=30`.
 #[inline]
 pub fn requantize(x: i32, multiplier: i32, shift: i32) -> i32 {
-    // `shift > 0` (a real multiplier >= 1) is rare: branch rather than shift
-    // through i64 on every call. `2^30 * x` saturates like the i64 shift + clamp.
+    // The wrap is TFLite's and CMSIS-NN's `x * (1 << shift)` in int32, so a
+    // layer that overflows there gives the same bits here (docs/model-format.md).
     let x1 = if shift > 0 {
-        x.saturating_mul(1 << shift.min(30))
+        x.wrapping_mul(1 << shift.min(30))
     } else {
         x
     };
@@ -129,15 +130,18 @@ mod tests {
         assert_eq!(requantize(1 << 30, i32::MAX, -31), 1);
         assert_eq!(requantize((1 << 30) - 1, i32::MAX, -31), 0);
         assert_eq!(srdhm(i32::MIN, i32::MIN), i32::MAX);
-        assert_eq!(requantize(i32::MAX, i32::MAX, 1), i32::MAX - 1);
-        assert_eq!(requantize(-(1 << 30), 1 << 30, 30), -(1 << 30));
+        assert_eq!(requantize(i32::MAX, i32::MAX, 1), -2);
+        assert_eq!(requantize(1 << 29, i32::MAX, 2), i32::MIN + 1);
+        assert_eq!(requantize(1 << 29, i32::MAX, 3), 0);
+        assert_eq!(requantize(-(1 << 30), 1 << 30, 30), 0);
+        assert_eq!(requantize(-1, 1 << 30, 30), -(1 << 29));
         assert_eq!(requantize(7, 0, 0), 0);
     }
 
     /// The spec's definition, step by step in i64 (docs/model-format.md).
     fn spec_requantize(x: i32, m: i32, shift: i32) -> i32 {
         let left = shift.clamp(0, 30) as u32;
-        let x1 = (i64::from(x) << left).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+        let x1 = (i64::from(x) << left) as i32; // keeps the low 32 bits: wraps
         rdbpot(srdhm(x1, m), (-shift).clamp(0, 31) as u32)
     }
 

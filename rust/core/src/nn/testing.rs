@@ -6,7 +6,7 @@ use std::vec::Vec;
 use proptest::prelude::*;
 
 use super::conv::{ConvParams, Out, OutQuant, Tensor};
-use super::model::{Shape, Window};
+use super::model::{Padding, Shape, Window};
 
 /// A seeded linear congruential generator (Knuth's MMIX constants).
 pub(crate) struct Lcg(u64);
@@ -35,6 +35,16 @@ pub(crate) fn out_quant() -> impl Strategy<Value = OutQuant> {
         zero_point,
         min: a.min(b),
         max: a.max(b),
+    })
+}
+
+/// Zero padding of each side below the kernel (`[kh, kw]`) in its dimension.
+pub(crate) fn padding([kh, kw]: [usize; 2]) -> impl Strategy<Value = Padding> {
+    (0..kh, 0..kh, 0..kw, 0..kw).prop_map(|(top, bottom, left, right)| Padding {
+        top,
+        bottom,
+        left,
+        right,
     })
 }
 

@@ -181,12 +181,12 @@ fn check_act(layer: usize, l: &Layer) -> Result<(), ModelError> {
 /// The output `(h, w)` of window `w` over `s`.
 fn check_window(w: &Window, s: Shape, layer: usize) -> Result<(usize, usize), ModelError> {
     let bad = |reason| Err(ModelError::BadLayer { layer, reason });
-    for d in 0..2 {
-        if !(1..=16).contains(&w.kernel[d]) || !(1..=16).contains(&w.stride[d]) {
+    for ((&kernel, &stride), sides) in w.kernel.iter().zip(&w.stride).zip(w.padding.sides()) {
+        if !(1..=16).contains(&kernel) || !(1..=16).contains(&stride) {
             return bad("kernel and stride must be in 1..=16");
         }
-        if w.padding[d] >= w.kernel[d] {
-            return bad("padding must be smaller than the kernel");
+        if sides.iter().any(|&p| p >= kernel) {
+            return bad("padding must be smaller than the kernel on each side");
         }
     }
     match w.output_size(s.h, s.w) {
@@ -393,7 +393,7 @@ pub(crate) fn centers<'a>(model: &Model<'a>) -> Result<&'a [i32], ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::model::conv_output_size;
+    use crate::nn::model::{padded_output_size, Padding};
     use proptest::prelude::*;
 
     #[test]
@@ -430,7 +430,7 @@ mod tests {
         let window = Window {
             kernel: [16, 16],
             stride: [1, 1],
-            padding: [15, 15],
+            padding: Padding::symmetric(15, 15),
         };
         let input = Shape { h: 1, w: 1, c: 16 };
         let mut shape = input;
@@ -480,15 +480,21 @@ mod tests {
             prop_assert_eq!(check_inputs(layer, &[a, b]).is_ok(), a <= layer && b <= layer);
         }
 
+        /// A window takes the padded output size of each dimension, with
+        /// every side's padding below the kernel.
         #[test]
-        fn window_output_is_conv_output_size(
-            h in 1usize..64, w in 1usize..64, k in 1usize..=16, s in 1usize..=16, p in 0usize..16,
+        fn window_output_is_padded_output_size(
+            h in 1usize..64, w in 1usize..64, k in 1usize..=16, s in 1usize..=16,
+            (top, bottom, left, right) in (0usize..20, 0usize..20, 0usize..20, 0usize..20),
         ) {
-            prop_assume!(p < k);
-            let win = Window { kernel: [k, k], stride: [s, s], padding: [p, p] };
+            let padding = Padding { top, bottom, left, right };
+            let win = Window { kernel: [k, k], stride: [s, s], padding };
             let shape = Shape { h, w, c: 1 };
             let got = check_window(&win, shape, 0).ok();
-            let want = conv_output_size(h, k, s, p).zip(conv_output_size(w, k, s, p));
+            let below = [top, bottom, left, right].iter().all(|&p| p < k);
+            let want = padded_output_size(h, k, s, [top, bottom])
+                .zip(padded_output_size(w, k, s, [left, right]))
+                .filter(|_| below);
             prop_assert_eq!(got, want);
         }
     }

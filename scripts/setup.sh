@@ -33,7 +33,7 @@ fi
 py=.venv/bin/python
 "$py" -m pip install -q --upgrade pip "maturin>=1.7,<2"
 
-extras=train,serial,edge
+extras=train,serial,edge,tflite
 ((dev)) && extras=$extras,dev
 log "building the Rust extension and installing semanticnn[$extras]"
 # `maturin develop` installs the package editable: python/ is imported from

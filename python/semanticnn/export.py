@@ -17,6 +17,8 @@ import torch
 
 from semanticnn import bits, int8
 from semanticnn.fsutil import atomic_writer
+from semanticnn.int8 import litert
+from semanticnn.int8.tflite_file import HEAD_METADATA
 from semanticnn.models.encoder import SemanticEncoder
 from semanticnn.paths import BAKED_IMAGES, images_for
 from semanticnn.quant.layers import INPUT_SCALE, INPUT_ZERO_POINT
@@ -75,3 +77,40 @@ def check_export(enc: SemanticEncoder, path: Path, x: torch.Tensor) -> ExportChe
     if rust_sym.shape != torch_sym.shape:
         raise ValueError(f"symbol shapes differ: Rust {rust_sym.shape}, PyTorch {torch_sym.shape}")
     return ExportCheck(torch_sym.size, int((rust_sym == torch_sym).sum()))
+
+
+def export_tflite(model_file: Path, path: Path, images: np.ndarray) -> tuple[int, ExportCheck]:
+    """Write the `.tflite` of the model file `model_file` (its layers up to the int8
+    latent, the head in the metadata) to `path`, once LiteRT's reference kernels have
+    reproduced the Rust encoder's int8 latents on uint8 NHWC `images` (a file that does
+    not is not written: ValueError). Returns (its size in bytes, the check).
+    ImportError where LiteRT is not installed, before anything is written."""
+    data = int8.to_tflite(int8.read_model(model_file))
+    want = int8.Encoder.load(model_file).latent(images)
+    got = litert.run(litert.interpreter(data, "reference"), images)
+    check = ExportCheck(want.size, int((got.reshape(want.shape) == want).sum()))
+    if check.matching != check.values:
+        raise ValueError(
+            f"LiteRT's reference kernels reproduce only {check.matching}/{check.values} int8 "
+            "latent values of the Rust encoder: not written"
+        )
+    with atomic_writer(path) as f:
+        f.write(data)
+    return len(data), check
+
+
+def import_tflite(
+    source: Path, path: Path, head: int8.Head | None = None
+) -> tuple[int8.Model, bool]:
+    """Convert the int8 TFLite encoder `source` into the model file `path`, with `head`,
+    or the head its metadata carries; (the model written, whether the head came from
+    the metadata)."""
+    imported = int8.from_tflite(source.read_bytes())
+    from_metadata = head is None
+    head = head or imported.head
+    if head is None:
+        raise int8.ModelError(
+            f"{source}: it carries no {HEAD_METADATA} metadata: give the centers (--centers)"
+        )
+    int8.write_model(path, imported.input, imported.layers, head)
+    return int8.read_model(path), from_metadata

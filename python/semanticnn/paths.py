@@ -1,6 +1,6 @@
 """Where the project's files are by default, from the core crate (the firmware build
 reads the same constants): the run folder, its exported model, the test images baked
-beside a model."""
+beside a model (and the host-only name of the exported `.tflite`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ DEFAULT_RUN = Path(_core.DEFAULT_RUN)
 ENCODER_FILE: str = _core.ENCODER_FILE
 BAKED_IMAGES: int = _core.BAKED_IMAGES
 IMAGES_SUFFIX: str = _core.IMAGES_SUFFIX
+TFLITE_FILE = "encoder.tflite"  # `export --format tflite`'s default name in a run folder
 
 
 def images_for(model: Path) -> Path:

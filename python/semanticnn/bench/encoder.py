@@ -1,10 +1,13 @@
-"""`semanticnn bench encoder`: the int8 Rust encoder against float32 PyTorch and numpy.
+"""`semanticnn bench encoder`: the int8 Rust encoder against float32 PyTorch, LiteRT and
+numpy.
 
-All three run the same architecture (`semanticnn.models.architecture.default_architecture`)
+All run the same architecture (`semanticnn.models.architecture.default_architecture`)
 on the same batch in the same run: the Rust int8 path (threads, GIL released),
 PyTorch float32 with `torch.set_num_threads` equal to the Rust thread count,
-and the numpy integer reference. Weights are synthetic: speed does not depend
-on their values.
+LiteRT's interpreter on the same model exported as a `.tflite` (its default XNNPACK
+path, the same thread count, the whole batch in one call; the layers only, as the
+head is no TFLite op) and the numpy integer reference. Weights are synthetic: speed
+does not depend on their values.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from semanticnn import _core, int8
+from semanticnn.int8 import litert
 from semanticnn.models.architecture import DEFAULT_INPUT_SHAPE, ConvSpec, default_architecture
 
 from .timing import median_seconds, timed_once
@@ -90,6 +94,11 @@ def run_bench(
             np.array_equal(enc.encode(images[:n_ref], threads=threads, kernel=k), ref)
             for k in kernels
         )
+        # LiteRT's default path (XNNPACK) on the same model exported as a .tflite: the
+        # layers up to the latent (the head is not a TFLite op), the same threads.
+        interp = litert.interpreter(int8.to_tflite(int8.read_model(path)), "xnnpack", threads)
+        t_litert = median_seconds(partial(litert.run, interp, images), repeats)
+        litert_equal = float(np.mean(litert.run(interp, images) == enc.latent(images)))
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -114,10 +123,13 @@ def run_bench(
         "rust_int8": row(t_rust),
         "torch_float32": row(t_torch),
         "numpy_reference": row(t_ref),
+        "litert_xnnpack": row(t_litert),
+        "litert_latent_equal": litert_equal,
         "rust_kernel": kernels[0],
         "rust_int8_by_kernel": {k: row(t) for k, t in t_kernels.items()},
         "ratio_vs_torch": t_torch / t_rust,
         "ratio_vs_numpy": t_ref / t_rust,
+        "ratio_vs_litert": t_litert / t_rust,
         "rust_equals_reference": exact,
-        "targets": {"ratio_vs_torch": 1.0, "ratio_vs_numpy": 20.0},
+        "targets": {"ratio_vs_torch": 1.0, "ratio_vs_numpy": 20.0, "ratio_vs_litert": 1.0},
     }

@@ -3,11 +3,11 @@
 
 | module | commands |
 |---|---|
-| `train.py` | `train`, `eval`, `study`, `zoo`, `export`, `demo` |
+| `train.py` | `train`, `eval`, `study`, `zoo`, `export`, `import-tflite`, `demo` |
 | `firmware.py` | `firmware build|emulate|bench`, `flash` |
 | `link.py` | `encode`, `receive`, `channel-demo` |
 | `edge.py` | `serve`, `devices simulate`, `broker` |
-| `bench.py` | `bench channel`, `bench encoder` |
+| `bench.py` | `bench channel`, `bench encoder`, `bench serve`, `bench train`, `bench tflite` |
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ for command in (
     train.evaluate,
     train.study,
     train.export,
+    train.import_tflite_cmd,
     train.demo,
     train.zoo,
     firmware.firmware,

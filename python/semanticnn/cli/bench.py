@@ -1,5 +1,5 @@
-"""`bench channel`, `bench encoder` and `bench train`: the project's figure beside a
-baseline of the same run."""
+"""`bench channel`, `bench encoder`, `bench serve`, `bench train` and `bench tflite`: the
+project's figure beside a baseline of the same run."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def serve(
               help="Timed runs (median).")  # fmt: skip
 @options.as_json
 def encoder(batch: int, threads: int | None, repeats: int, as_json: bool) -> None:
-    """int8 Rust encoder vs float32 PyTorch and the numpy reference (same architecture).
+    """int8 Rust encoder vs float32 PyTorch, LiteRT and the numpy reference (same model).
 
     \b
     Example:
@@ -119,14 +119,16 @@ def encoder(batch: int, threads: int | None, repeats: int, as_json: bool) -> Non
         f"{r['macs_per_image'] / 1e6:.2f} MMAC/image"
     )
     rows = {f"rust_int8 ({k})": v for k, v in r["rust_int8_by_kernel"].items()}
-    rows |= {name: r[name] for name in ("torch_float32", "numpy_reference")}
+    rows |= {name: r[name] for name in ("torch_float32", "litert_xnnpack", "numpy_reference")}
     for name, v in rows.items():
         click.echo(
             f"  {name:20s} {v['images_per_s']:10.0f} images/s {v['mac_per_s'] / 1e9:8.2f} GMAC/s"
         )
     click.echo(f"  rust ({r['rust_kernel']}) / torch  {r['ratio_vs_torch']:.2f}x (target >= 1.0)")
+    click.echo(f"  rust ({r['rust_kernel']}) / litert {r['ratio_vs_litert']:.2f}x (target >= 1.0)")
     click.echo(f"  rust ({r['rust_kernel']}) / numpy  {r['ratio_vs_numpy']:.1f}x (target >= 20)")
     click.echo(f"  rust == numpy reference: {r['rust_equals_reference']}")
+    click.echo(f"  LiteRT (XNNPACK) latents equal to Rust's: {100 * r['litert_latent_equal']:.3f}%")
 
 
 @bench.command("train")
@@ -170,3 +172,28 @@ def train(
         )
     mark = {True: "ok", False: "MISSED", None: "(the target is the CPU's)"}[r["met"]]
     click.echo(f"  qat / float {r['ratio']:.2f}x (target <= {r['target']:g}) {mark}")
+
+
+@bench.command("tflite")
+@click.option("--layers", "layers_per_op", type=click.IntRange(1), default=150,
+              show_default=True, help="Random layers per op.")  # fmt: skip
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+              help="Seed of the random layers.")  # fmt: skip
+@options.as_json
+def tflite(layers_per_op: int, seed: int, as_json: bool) -> None:
+    """Agreement with LiteRT's reference kernels on random int8 layers of every op: the
+    Rust encoder (each kernel) and the numpy reference must give every value; LiteRT's
+    optimized and XNNPACK kernels are measured.
+
+    \b
+    Example:
+      semanticnn bench tflite --layers 150
+    """
+    from semanticnn.bench.tflite import run_bench, table
+
+    r = run_bench(layers_per_op, seed, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    for line in table(r):
+        click.echo(line)

@@ -1,4 +1,4 @@
-"""The training side: `train`, `eval`, `study`, `export`, `demo`."""
+"""The training side: `train`, `eval`, `study`, `export`, `import-tflite`, `demo`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import click
 
 from semanticnn.firmware.boards import BOARDS
 from semanticnn.models.architecture import MODELS
-from semanticnn.paths import ENCODER_FILE
+from semanticnn.paths import ENCODER_FILE, TFLITE_FILE
 from semanticnn.train.config import DEVICES, TrainConfig
 
 from . import options
@@ -21,6 +21,7 @@ from . import options
 if TYPE_CHECKING:
     from semanticnn.eval.records import LinkRecord, Report
     from semanticnn.eval.zoo import ZooRow
+    from semanticnn.export import ExportCheck
 
 
 @click.command("train")
@@ -261,7 +262,9 @@ def zoo_lines(rows: list[ZooRow]) -> Iterator[str]:
     )
 
 
-def _export(run_dir: Path, path: Path) -> float:
+def _export_checked(run_dir: Path, path: Path) -> tuple[ExportCheck, Path]:
+    """Write the model file of the run and its baked test images; check the Rust encoder
+    against PyTorch on the test set (below 99.9% of symbols: an error)."""
     import torch
 
     from semanticnn.data import load_dataset
@@ -272,34 +275,134 @@ def _export(run_dir: Path, path: Path) -> float:
     x = torch.from_numpy(load_dataset(run.config.dataset).test.x)
     images = write_test_images(path, x)
     check = check_export(run.aware.encoder, path, x)
-    click.echo(
-        f"wrote {path}: the Rust int8 encoder reproduces {check.matching}/{check.values} "
-        f"fake-quant PyTorch symbols ({100 * check.fraction:.3f}%) on the test set"
-    )
-    click.echo(f"wrote {images}: the first test images, baked by `semanticnn firmware build`")
     if check.fraction < 0.999:
-        raise click.ClickException("export check failed: fewer than 99.9% of symbols match")
+        raise click.ClickException(
+            f"export check failed: the Rust int8 encoder reproduces {check.matching}/"
+            f"{check.values} PyTorch symbols, fewer than 99.9%"
+        )
+    return check, images
+
+
+def _agreement(check: ExportCheck) -> str:
+    return (
+        f"the Rust int8 encoder reproduces {check.matching}/{check.values} fake-quant "
+        f"PyTorch symbols ({100 * check.fraction:.3f}%) on the test set"
+    )
+
+
+def _export(run_dir: Path, path: Path) -> float:
+    check, images = _export_checked(run_dir, path)
+    click.echo(f"wrote {path}: {_agreement(check)}")
+    click.echo(f"wrote {images}: the first test images, baked by `semanticnn firmware build`")
     return check.fraction
 
 
 @click.command("export")
 @options.run_dir_argument
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["safetensors", "tflite"]),
+    default="safetensors",
+    show_default=True,
+    help="safetensors: the model file the firmware bakes; tflite: the same encoder up to "
+    "its int8 latent as a TFLite flatbuffer (head in its metadata), written once LiteRT's "
+    "reference kernels reproduce the Rust latent (needs the tflite extra).",
+)
+@click.option(
     "--out",
     "path",
     type=click.Path(),
     default=None,
     callback=options.output_file,
-    help=f"Model file (default RUN_DIR/{ENCODER_FILE}).",
+    help=f"Output file (default RUN_DIR/{ENCODER_FILE}, or RUN_DIR/{TFLITE_FILE}).",
 )
-def export(run_dir: Path, path: Path | None) -> None:
-    """Write the int8 encoder model file and check the Rust encoder against PyTorch.
+def export(run_dir: Path, fmt: str, path: Path | None) -> None:
+    """Write the int8 encoder and check it: the Rust encoder against PyTorch, and the
+    .tflite (--format tflite) against the Rust encoder in LiteRT.
+
+    \b
+    Examples:
+      semanticnn export runs/mnist5k --out encoder.safetensors
+      semanticnn export runs/mnist5k --format tflite --out encoder.tflite
+    """
+    if fmt == "safetensors":
+        _export(run_dir, path or run_dir / ENCODER_FILE)
+        return
+    import tempfile
+
+    from semanticnn.export import export_tflite
+    from semanticnn.npy import read_images
+
+    path = path or run_dir / TFLITE_FILE
+    with tempfile.TemporaryDirectory() as tmp:  # the model file is a step, not an output
+        model_file = Path(tmp) / ENCODER_FILE
+        check, images = _export_checked(run_dir, model_file)
+        size, lite = export_tflite(model_file, path, read_images(images))
+    click.echo(f"wrote {path} ({size:,} bytes): {_agreement(check)}")
+    click.echo(
+        f"  LiteRT's reference kernels reproduce {lite.matching}/{lite.values} int8 latent "
+        "values of the Rust encoder on the first test images"
+    )
+
+
+@click.command("import-tflite")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "path",
+    type=click.Path(),
+    required=True,
+    callback=options.output_file,
+    help="Model file to write (.safetensors).",
+)
+@click.option(
+    "--centers",
+    default=None,
+    help="Comma-separated real SQ centers (the head), e.g. -1.5,-0.5,0.5,1.5; default: the "
+    "head in the file's semanticnn.head metadata (written by export --format tflite).",
+)
+@click.option(
+    "--frac-bits", type=click.IntRange(0, 16), default=12, show_default=True,
+    help="Fraction bits of the head's fixed point (with --centers).",
+)  # fmt: skip
+@click.option(
+    "--power-norm/--no-power-norm", default=True, show_default=True,
+    help="Normalize the latent to unit mean square before the centers (with --centers).",
+)  # fmt: skip
+@click.option("--gray", is_flag=True, help="Emit Gray-mapped center indices (with --centers).")
+def import_tflite_cmd(
+    source: Path, path: Path, centers: str | None, frac_bits: int, power_norm: bool, gray: bool
+) -> None:
+    """Convert an int8 TFLite encoder into the model file the Rust encoder and the
+    firmware run. Ops, tensors or quantization the format cannot hold are refused by name.
 
     \b
     Example:
-      semanticnn export runs/mnist5k --out encoder.safetensors
+      semanticnn import-tflite encoder.tflite --centers=-1.5,-0.5,0.5,1.5 --out enc.safetensors
     """
-    _export(run_dir, path or run_dir / ENCODER_FILE)
+    import numpy as np
+
+    from semanticnn.export import import_tflite
+    from semanticnn.int8 import Head, fixed_point_centers, from_tflite
+
+    head = None
+    if centers is not None:
+        try:
+            real = np.array([float(c) for c in centers.split(",")])
+        except ValueError:
+            raise click.BadParameter(
+                f"{centers!r} is not a comma-separated list of numbers"
+            ) from None
+        latent_scale = from_tflite(source.read_bytes()).latent_scale
+        ints = fixed_point_centers(real, frac_bits, power_norm, latent_scale)
+        head = Head(ints, frac_bits, power_norm, gray)
+    model, from_metadata = import_tflite(source, path, head)
+    origin = "its metadata" if from_metadata else "--centers"
+    click.echo(
+        f"wrote {path}: {len(model.layers)} layers, {model.num_symbols} symbols of "
+        f"{len(model.head.centers)} levels per image (head from {origin})"
+    )
 
 
 @click.command("demo")

@@ -10,8 +10,10 @@ The file format and every formula are specified in `docs/model-format.md`.
 
 One module a job: `layers` (the file's contents as dataclasses, `ModelError`),
 `params` (integer parameters from real ones, TFLite's rules), `write`, `read`,
-`encoder` (the Rust wrapper), `reference` (the numpy reference; reference-only) and
-`synthetic` (random models for tests and benches). The encoder architecture lives in
+`encoder` (the Rust wrapper), `reference` (the numpy reference; reference-only),
+`synthetic` (random models for tests and benches), `tflite_file` (the encoder as a
+`.tflite` flatbuffer, out and in) and `litert` (LiteRT's interpreter as the peer and
+the reference the conformance suite checks against). The encoder architecture lives in
 `semanticnn.models.architecture`.
 """
 
@@ -52,6 +54,7 @@ from semanticnn.int8.reference import (
     requantize,
 )
 from semanticnn.int8.synthetic import synthetic_model
+from semanticnn.int8.tflite_file import from_tflite, to_tflite
 from semanticnn.int8.write import write_model
 
 __all__ = [
@@ -77,6 +80,7 @@ __all__ = [
     "add_multipliers",
     "conv_multipliers",
     "fixed_point_centers",
+    "from_tflite",
     "pads",
     "quantize_multiplier",
     "read_model",
@@ -86,5 +90,6 @@ __all__ = [
     "requantize",
     "same_padding",
     "synthetic_model",
+    "to_tflite",
     "write_model",
 ]

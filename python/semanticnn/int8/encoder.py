@@ -55,7 +55,8 @@ class Encoder:
 
     @staticmethod
     def kernels() -> list[str]:
-        """Conv kernels this CPU runs, fastest first (e.g. ["avx2", "im2col"])."""
+        """Conv kernels this CPU runs, fastest first (e.g. ["avx512vnni", "avx2",
+        "im2col"])."""
         return _core.Int8Encoder.kernels()
 
     def encode(

@@ -68,7 +68,6 @@ impl Int8Encoder {
     fn kernels() -> Vec<&'static str> {
         Kernel::ALL
             .iter()
-            .rev()
             .filter(|k| k.available())
             .map(|k| k.name())
             .collect()

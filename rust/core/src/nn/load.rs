@@ -79,8 +79,8 @@ impl From<ModelError> for LoadError {
 }
 
 /// A loaded model that owns its parameter pools and lends a [`Model`] view.
-/// It also holds its conv2d weights packed for the fastest [`Kernel`] of this
-/// CPU, made once when it loads.
+/// It also holds its conv2d weights packed for every [`Kernel`] this CPU runs
+/// that packs them, made once when it loads.
 #[derive(Clone, Debug)]
 pub struct OwnedModel {
     input: Shape,
@@ -89,7 +89,7 @@ pub struct OwnedModel {
     weights: Vec<i8>,
     params: Vec<i32>,
     head: Head,
-    packed: Option<Packed>,
+    packed: Vec<Packed>,
 }
 
 fn graph_err(at: &str, what: impl ToString) -> LoadError {
@@ -468,9 +468,13 @@ impl OwnedModel {
             weights: tensors.weights,
             params: tensors.params,
             head,
-            packed: None,
+            packed: Vec::new(),
         };
-        owned.packed = Encoder::new(owned.model())?.pack();
+        let enc = Encoder::new(owned.model())?;
+        owned.packed = Kernel::ALL
+            .into_iter()
+            .filter_map(|k| enc.pack(k))
+            .collect();
         Ok(owned)
     }
 
@@ -524,10 +528,11 @@ impl OwnedModel {
     fn encoder_with(&self, kernel: Kernel) -> Result<(Encoder<'_>, Option<&Packed>), RunError> {
         let packed = match kernel {
             Kernel::Im2col => None,
-            Kernel::Avx2 => Some(
+            _ => Some(
                 self.packed
-                    .as_ref()
-                    .ok_or(RunError::KernelUnavailable("avx2"))?,
+                    .iter()
+                    .find(|p| p.kernel() == kernel)
+                    .ok_or(RunError::KernelUnavailable(kernel.name()))?,
             ),
         };
         Ok((self.encoder().map_err(RunError::Model)?, packed))

@@ -19,9 +19,13 @@ mod plan;
 #[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
 mod pw;
 pub mod requant;
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod simd;
 #[cfg(test)]
 mod testing;
 mod validate;
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod vnni;
 
 pub use head::isqrt;
 #[cfg(feature = "std")]

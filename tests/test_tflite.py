@@ -9,9 +9,12 @@ has) and of the numpy reference must equal LiteRT's reference kernels'. Then the
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -131,9 +134,9 @@ def _graph_with(
     return tflite_file._serialize(g, x, y, "test", {})
 
 
-def _conv_graph(**filter_quantization: object) -> bytes:
+def _conv_graph(edit: Callable[[Any], None] | None = None, **filter_quantization: object) -> bytes:
     """The first conv of the default model as a one-op flatbuffer, its filter tensor's
-    quantization fields replaced by `filter_quantization`."""
+    quantization fields replaced by `filter_quantization`, then `edit(graph)`."""
     model = int8.read_model(_default_model())
     conv = model.layers[0]
     assert isinstance(conv, int8.Conv2d)
@@ -146,7 +149,24 @@ def _conv_graph(**filter_quantization: object) -> bytes:
     (weight,) = (t for t in g.tensors if t.name == "layers.0.weight")
     for name, value in filter_quantization.items():
         setattr(weight, name, value)
+    if edit is not None:
+        edit(g)
     return tflite_file._serialize(g, x, y, "test", {})
+
+
+def _empty_conv_options(t: Any) -> tuple[int, Callable[[Any], int]]:
+    """Conv2DOptions with no field set: every one reads as 0 (stride 0)."""
+
+    def build(b: Any) -> int:
+        t.Conv2DOptionsStart(b)
+        return int(t.Conv2DOptionsEnd(b))
+
+    return t.BuiltinOptions.Conv2DOptions, build
+
+
+def _tensor(g: Any, name: str) -> Any:
+    (tensor,) = (t for t in g.tensors if t.name == name)
+    return tensor
 
 
 @pytest.mark.parametrize(
@@ -169,6 +189,22 @@ def _conv_graph(**filter_quantization: object) -> bytes:
             lambda t: _conv_graph(axis=1),
             r"op 0 \(CONV_2D\): filter 'layers.0.weight' has 16 scales on axis 1",
         ),
+        (
+            lambda t: _conv_graph(lambda g: setattr(g.ops[-1], "options", _empty_conv_options(t))),
+            r"op 0 \(CONV_2D\): kernel \(3, 3\) and stride \(0, 0\) must be >= 1",
+        ),
+        (
+            lambda t: _conv_graph(
+                lambda g: setattr(_tensor(g, "layers.0"), "shape", (1, 27, 28, 16))
+            ),
+            r"op 0 \(CONV_2D\): its output is 27x28, where its window gives 28x28",
+        ),
+        (
+            lambda t: _conv_graph(
+                lambda g: setattr(_tensor(g, "layers.0"), "scales", np.array([1e-30], np.float32))
+            ),
+            r"op 0 \(CONV_2D\): real multiplier .* too large",
+        ),
         (lambda t: b"\0" * 64, r"not a TFLite flatbuffer"),
     ],
 )
@@ -179,10 +215,12 @@ def test_unsupported_files_are_refused_naming_op_and_tensor(make: object, match:
         int8.from_tflite(make(tflite))  # type: ignore[operator]
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.data())
-def test_damaged_flatbuffers_are_a_model_error(data: st.DataObject) -> None:
-    raw = bytearray(int8.to_tflite(int8.read_model(_default_model())))
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.booleans())
+def test_damaged_flatbuffers_are_a_model_error(data: st.DataObject, whole: bool) -> None:
+    """Bytes changed and the file cut anywhere: a ModelError or a model, never another
+    exception. The one-conv file is mostly structure (offsets, vectors, options)."""
+    raw = bytearray(_whole_model_tflite() if whole else _conv_graph())
     for _ in range(data.draw(st.integers(1, 8))):
         at = data.draw(st.integers(8, len(raw) - 1))
         raw[at] = data.draw(st.integers(0, 255))
@@ -191,6 +229,11 @@ def test_damaged_flatbuffers_are_a_model_error(data: st.DataObject) -> None:
         int8.from_tflite(bytes(raw[:cut]))
     except int8.ModelError:
         pass
+
+
+@functools.cache
+def _whole_model_tflite() -> bytes:
+    return int8.to_tflite(int8.read_model(_default_model()))
 
 
 def _default_model() -> Path:
@@ -238,6 +281,27 @@ def test_import_tflite_takes_centers_when_the_file_has_no_head(tmp_path: Path) -
     assert not head.power_norm and len(head.centers) == 4
     res = CliRunner().invoke(main, [*args, "--centers", "1,x"])
     assert res.exit_code == 2 and "comma-separated" in res.output
+    res = CliRunner().invoke(main, [*args, "--centers=-1e9,1e9", "--no-power-norm"])
+    assert res.exit_code == 2 and "does not fit the head's int32" in res.output
+    assert not out.with_name("m.safetensors.tmp").exists()
+
+
+@given(
+    st.lists(st.floats(-4, 4), min_size=1, max_size=16),
+    st.integers(0, 16),
+    st.booleans(),
+    st.floats(1e-3, 1.0),
+)
+def test_fixed_point_centers_round_and_stay_strictly_increasing(
+    real: list[float], frac_bits: int, power_norm: bool, scale: float
+) -> None:
+    ints = int8.fixed_point_centers(np.array(real), frac_bits, power_norm, scale)
+    assert ints.dtype == np.int64 and np.all(np.diff(ints) >= 1)
+    unit = 1.0 if power_norm else 1.0 / scale
+    rounded = np.round(np.sort(real) * unit * 2.0**frac_bits)
+    # Each moves up from its rounding only as far as the one below it forces.
+    assert np.all(ints >= rounded)
+    assert np.all((ints == rounded)[1:] | (ints[1:] == ints[:-1] + 1))
 
 
 def _strip_metadata(data: bytes) -> bytes:

@@ -396,7 +396,12 @@ def import_tflite_cmd(
             ) from None
         latent_scale = from_tflite(source.read_bytes()).latent_scale
         ints = fixed_point_centers(real, frac_bits, power_norm, latent_scale)
-        head = Head(ints, frac_bits, power_norm, gray)
+        if ints[0] < -(2**31) or ints[-1] >= 2**31:
+            raise click.BadParameter(
+                f"{centers!r} does not fit the head's int32 with {frac_bits} fraction bits "
+                f"(latent scale {latent_scale:.6g}): give fewer --frac-bits"
+            )
+        head = Head(ints.astype(np.int32), frac_bits, power_norm, gray)
     model, from_metadata = import_tflite(source, path, head)
     origin = "its metadata" if from_metadata else "--centers"
     click.echo(

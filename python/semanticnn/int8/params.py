@@ -88,16 +88,14 @@ def add_multipliers(
 def fixed_point_centers(
     centers: np.ndarray, frac_bits: int, power_norm: bool, latent_scale: float
 ) -> np.ndarray:
-    """Real SQ centers -> the head's int32 centers (docs/model-format.md, "The head"):
+    """Real SQ centers -> the head's centers (int64; docs/model-format.md, "The head"):
     `round(r * 2**F)` with power normalization, `round(r / latent_scale * 2**F)`
-    without; sorted, then kept strictly increasing (`c[i] = max(c[i], c[i-1] + 1)`)."""
+    without; sorted, then kept strictly increasing (`c[i] = max(c[i], c[i-1] + 1)`).
+    A model file holds them as int32: `write_model` refuses any outside it."""
     real = np.sort(np.asarray(centers, np.float64).reshape(-1))
     if len(real) == 0 or not np.all(np.isfinite(real)):
         raise ValueError("centers must be finite, and at least one")
     unit = 1.0 if power_norm else 1.0 / latent_scale
     ints = np.round(real * unit * 2.0**frac_bits).astype(np.int64)
     steps = np.arange(len(ints))
-    ints = np.maximum.accumulate(ints - steps) + steps
-    if ints[0] < -(2**31) or ints[-1] >= 2**31:
-        raise ValueError(f"centers {real.tolist()} do not fit int32 with {frac_bits} fraction bits")
-    return ints.astype(np.int32)
+    return np.maximum.accumulate(ints - steps) + steps

@@ -40,6 +40,7 @@ from semanticnn.int8.layers import (
     Model,
     ModelError,
     Pool2d,
+    out_dim,
     pads,
     same_padding,
 )
@@ -654,7 +655,14 @@ def from_tflite(data: bytes) -> Imported:
         return _Importer(_Reader(data)).run()
     except ModelError:
         raise
-    except (IndexError, TypeError, ValueError, struct.error, UnicodeDecodeError) as e:
+    except (
+        IndexError,
+        TypeError,
+        ValueError,
+        AttributeError,  # a vector the file leaves out reads as None
+        ArithmeticError,  # a field out of any sane range (a zero stride, a 1e-40 scale)
+        struct.error,
+    ) as e:
         # A flatbuffer's offsets point anywhere: a damaged file fails in the accessors.
         raise ModelError(f"damaged TFLite flatbuffer ({type(e).__name__}: {e})") from None
 
@@ -670,6 +678,7 @@ class _Importer:
         self.shapes: list[tuple[int, int, int]] = []
         self.padded: dict[int, tuple[int, Sides, int]] = {}  # PAD output -> (src, sides, value)
         self.layers: list[Layer] = []
+        self.out_hw = (0, 0)  # the declared output height and width of the op at hand
 
     def run(self) -> Imported:
         r, sg = self.r, self.r.sg
@@ -716,9 +725,12 @@ class _Importer:
             raise ModelError(f"{name}: {len(ins)} inputs and {len(outs)} outputs")
         y = outs[0]
         shape, scale, zp = r.activation(y, "output")
+        if len(shape) != 4 or shape[0] != 1:
+            raise ModelError(f"{name}: output tensor {r.name(y)} must be (1, H, W, C), got {shape}")
         out = (scale, zp)
+        self.out_hw = (shape[1], shape[2])
         if code in (ops.PAD, ops.PADV2):
-            self.padded[y] = self.pad(name, ins)
+            self.padded[y] = self.pad(name, ins, out)
             return
         if code == ops.ADD:
             layer: Layer = self.add(name, op, ins, out)
@@ -733,11 +745,15 @@ class _Importer:
         self.quant.append(out)
         self.shapes.append((shape[1], shape[2], shape[3]))
 
-    def pad(self, name: str, ins: list[int]) -> tuple[int, Sides, int]:
+    def pad(self, name: str, ins: list[int], out: tuple[float, int]) -> tuple[int, Sides, int]:
         r = self.r
         x = ins[0]
         self.source(x, name)
-        _, _, zp = r.activation(x, "input")
+        _, scale, zp = r.activation(x, "input")
+        if out != (scale, zp):
+            raise ModelError(
+                f"{name}: output quantization {out} differs from its input's {(scale, zp)}"
+            )
         amounts = r.constant(ins[1], np.int32, "paddings") if len(ins) > 1 else np.zeros(0)
         if amounts.shape != (4, 2) or amounts[0].any() or amounts[3].any() or (amounts < 0).any():
             raise ModelError(f"{name}: only height and width may be padded, got {amounts.tolist()}")
@@ -769,29 +785,48 @@ class _Importer:
                     f"{name}: reads a PAD filled with {value}, which it cannot fold "
                     f"({'no PAD' if want is None else f'a fill of {want}'} is needed)"
                 )
+        if min(*kernel, *stride) < 1:
+            raise ModelError(f"{name}: kernel {kernel} and stride {stride} must be >= 1")
         src = self.source(x, name)
-        h, w, _ = self.shapes[src]
-        h += extra[0] + extra[1]
-        w += extra[2] + extra[3]
+        h0, w0, _ = self.shapes[src]
+        h, w = h0 + extra[0] + extra[1], w0 + extra[2] + extra[3]
         same: Sides = (0, 0, 0, 0)
         if padding == _SAME:
             same = (*same_padding(h, kernel[0], stride[0]), *same_padding(w, kernel[1], stride[1]))
-        sides = tuple(a + b for a, b in zip(extra, same, strict=True))
-        return src, sides  # type: ignore[return-value]
+        sides: Sides = (
+            extra[0] + same[0],
+            extra[1] + same[1],
+            extra[2] + same[2],
+            extra[3] + same[3],
+        )
+        computed = (
+            out_dim(h0, kernel[0], stride[0], (sides[0], sides[1])),
+            out_dim(w0, kernel[1], stride[1], (sides[2], sides[3])),
+        )
+        if computed != self.out_hw:
+            raise ModelError(
+                f"{name}: its output is {self.out_hw[0]}x{self.out_hw[1]}, where its window "
+                f"gives {computed[0]}x{computed[1]}"
+            )
+        return src, sides
 
     def add(self, name: str, op: Any, ins: list[int], out: tuple[float, int]) -> Add:
         if len(ins) != 2:
             raise ModelError(f"{name}: two inputs expected, got {len(ins)}")
         a, b = self.source(ins[0], name), self.source(ins[1], name)
-        if self.shapes[a] != self.shapes[b]:
+        if self.shapes[a] != self.shapes[b] or self.shapes[a][:2] != self.out_hw:
             raise ModelError(
-                f"{name}: inputs of shapes {self.shapes[a]} and {self.shapes[b]} (no broadcast)"
+                f"{name}: inputs of shapes {self.shapes[a]} and {self.shapes[b]} into "
+                f"{self.out_hw} (no broadcast)"
             )
         opts = self.r.options(op, self.r.tfl.AddOptions, name)
         act = _activation(name, opts.FusedActivationFunction(), out)
-        m_in, s_in, m, s = add_multipliers(
-            (self.quant[a][0], self.quant[b][0]), out[0], ADD_LEFT_SHIFT
-        )
+        try:
+            m_in, s_in, m, s = add_multipliers(
+                (self.quant[a][0], self.quant[b][0]), out[0], ADD_LEFT_SHIFT
+            )
+        except ValueError as e:  # a real multiplier of 2^31 or more
+            raise ModelError(f"{name}: {e}") from None
         return Add((a, b), m_in, s_in, m, s, Activation(out[1], out[0]), ADD_LEFT_SHIFT, *act)
 
     def pool(self, name: str, op: Any, x: int, is_max: bool, out: tuple[float, int]) -> Pool2d:
@@ -848,7 +883,10 @@ class _Importer:
         kernel = (filt.shape[1], filt.shape[2])
         stride = (int(o.StrideH()), int(o.StrideW()))
         src, sides = self.window_input(name, ins[0], kernel, stride, o.Padding(), "zero_point")
-        mult, shift = conv_multipliers(self.quant[src][0], scales, out[0])
+        try:
+            mult, shift = conv_multipliers(self.quant[src][0], scales, out[0])
+        except ValueError as e:  # a real multiplier of 2^31 or more
+            raise ModelError(f"{name}: {e}") from None
         act = _activation(name, o.FusedActivationFunction(), out)
         common: dict[str, Any] = dict(
             output=Activation(out[1], out[0]),
@@ -893,6 +931,6 @@ def _read_head(r: _Reader) -> Head | None:
                 bool(entry["power_norm"]),
                 bool(entry["gray"]),
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as e:
             raise ModelError(f"metadata {HEAD_METADATA}: unreadable ({e})") from None
     return None

@@ -142,7 +142,10 @@ class Model:
 
 
 def pads(layer: Conv2d | DepthwiseConv2d | Pool2d) -> tuple[int, int, int, int]:
-    """The (top, bottom, left, right) zero padding of a window layer."""
+    """The (top, bottom, left, right) zero padding of a window layer (its `padding`
+    one int for every side, (ph, pw) or the four sides)."""
+    if isinstance(layer.padding, int | np.integer):
+        return (int(layer.padding),) * 4
     p = tuple(int(v) for v in layer.padding)
     if len(p) == 2:
         return p[0], p[0], p[1], p[1]

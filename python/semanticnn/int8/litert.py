@@ -8,7 +8,7 @@
 * "xnnpack": the default path (XNNPACK delegate where it takes the ops).
 
 The optimized kernels may round some ties differently from the reference ones:
-`random_layers` and `semanticnn bench tflite` measure how often (docs/tflite.md).
+`random_layer` and `semanticnn bench tflite` measure how often (docs/tflite.md).
 """
 
 from __future__ import annotations
@@ -191,12 +191,11 @@ def random_layer(rng: np.random.Generator, op: str, images: int = 3) -> LayerCas
         scales = (inp.scale, other.output.scale)
         out_scale = _scale(rng, max(scales) / 4, max(scales) * 4)
         zp = int(rng.integers(-128, 128))
-        m_in, s_in, m, s = add_multipliers(scales, out_scale, ADD_LEFT_SHIFT)
         act = str(rng.choice(["none", "relu", "relu6"]))
         lo, hi = activation_range(act, out_scale, zp)
         order = (0, 1) if rng.random() < 0.5 else (1, 0)
-        if order == (1, 0):
-            m_in, s_in, m, s = add_multipliers(scales[::-1], out_scale, ADD_LEFT_SHIFT)
+        ordered = (scales[order[0]], scales[order[1]])
+        m_in, s_in, m, s = add_multipliers(ordered, out_scale, ADD_LEFT_SHIFT)
         add = Add(order, m_in, s_in, m, s, Activation(zp, out_scale), ADD_LEFT_SHIFT, lo, hi)
         layers = [other, add]
     else:

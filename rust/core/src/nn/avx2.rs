@@ -118,7 +118,7 @@ fn store(y: __m256i, d: &mut [i8]) {
 #[inline]
 #[target_feature(enable = "avx2")]
 fn load(v: &Lanes<LANES>) -> __m256i {
-    // SAFETY: `Lanes<8>` is 32 bytes, 64-byte aligned.
+    // SAFETY: `Lanes<8>` holds 32 bytes, 64-byte aligned.
     unsafe { _mm256_load_si256(core::ptr::from_ref(v).cast()) }
 }
 

@@ -61,12 +61,18 @@ pub(crate) fn head(x: &[i8], zp: i32, p: &HeadParams<'_>, symbols: &mut [u8]) {
     };
     // `level` is nondecreasing in q (y is, and so the nearest center's index
     // is), so one table of the 256 int8 values, filled level by level from
-    // binary searches for where each level ends, gives every symbol: a few
-    // dozen divisions per image instead of one per value.
+    // binary searches for where each level ends, gives every symbol: at most
+    // 8 divisions per boundary between levels, not one per value.
     let mut table = [0u8; 256];
     let mut start = 0;
-    for k in 0..p.centers.len() {
-        let (mut lo, mut hi) = (start, table.len());
+    let last = p.centers.len().saturating_sub(1);
+    for k in 0..=last {
+        // The last level runs to the end of the table: no search.
+        let (mut lo, mut hi) = if k == last {
+            (table.len(), table.len())
+        } else {
+            (start, table.len())
+        };
         while lo < hi {
             let mid = (lo + hi) / 2;
             if level(mid as i32 - 128) > k {

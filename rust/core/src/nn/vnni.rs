@@ -205,7 +205,7 @@ mod tests {
         // SAFETY: only called after `available()`.
         unsafe {
             let y = requantize(load(&Lanes(*x)), &r, left_shift);
-            core::arch::x86_64::_mm512_store_si512(core::ptr::from_mut(&mut out).cast(), y);
+            core::arch::x86_64::_mm512_storeu_si512(core::ptr::from_mut(&mut out).cast(), y);
         }
         out.0
     }

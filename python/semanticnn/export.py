@@ -18,7 +18,7 @@ import torch
 from semanticnn import bits, int8
 from semanticnn.fsutil import atomic_writer
 from semanticnn.int8 import litert
-from semanticnn.int8.tflite_file import HEAD_METADATA
+from semanticnn.int8.tflite_file import HEAD_METADATA, Imported
 from semanticnn.models.encoder import SemanticEncoder
 from semanticnn.paths import BAKED_IMAGES, images_for
 from semanticnn.quant.layers import INPUT_SCALE, INPUT_ZERO_POINT
@@ -100,12 +100,11 @@ def export_tflite(model_file: Path, path: Path, images: np.ndarray) -> tuple[int
 
 
 def import_tflite(
-    source: Path, path: Path, head: int8.Head | None = None
+    source: Path, imported: Imported, path: Path, head: int8.Head | None = None
 ) -> tuple[int8.Model, bool]:
-    """Convert the int8 TFLite encoder `source` into the model file `path`, with `head`,
-    or the head its metadata carries; (the model written, whether the head came from
-    the metadata)."""
-    imported = int8.from_tflite(source.read_bytes())
+    """Write the int8 TFLite encoder `imported` (read from `source`) as the model file
+    `path`, with `head`, or the head its metadata carries; (the model written, whether
+    the head came from the metadata)."""
     from_metadata = head is None
     head = head or imported.head
     if head is None:

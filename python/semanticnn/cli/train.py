@@ -386,6 +386,7 @@ def import_tflite_cmd(
     from semanticnn.export import import_tflite
     from semanticnn.int8 import Head, fixed_point_centers, from_tflite
 
+    imported = from_tflite(source.read_bytes())
     head = None
     if centers is not None:
         try:
@@ -394,7 +395,7 @@ def import_tflite_cmd(
             raise click.BadParameter(
                 f"{centers!r} is not a comma-separated list of numbers"
             ) from None
-        latent_scale = from_tflite(source.read_bytes()).latent_scale
+        latent_scale = imported.latent_scale
         ints = fixed_point_centers(real, frac_bits, power_norm, latent_scale)
         if ints[0] < -(2**31) or ints[-1] >= 2**31:
             raise click.BadParameter(
@@ -402,7 +403,7 @@ def import_tflite_cmd(
                 f"(latent scale {latent_scale:.6g}): give fewer --frac-bits"
             )
         head = Head(ints.astype(np.int32), frac_bits, power_norm, gray)
-    model, from_metadata = import_tflite(source, path, head)
+    model, from_metadata = import_tflite(source, imported, path, head)
     origin = "its metadata" if from_metadata else "--centers"
     click.echo(
         f"wrote {path}: {len(model.layers)} layers, {model.num_symbols} symbols of "

@@ -19,6 +19,8 @@ from semanticnn.train.config import DEVICES, TrainConfig
 from . import options
 
 if TYPE_CHECKING:
+    import torch
+
     from semanticnn.eval.records import LinkRecord, Report
     from semanticnn.eval.zoo import ZooRow
     from semanticnn.export import ExportCheck
@@ -262,9 +264,10 @@ def zoo_lines(rows: list[ZooRow]) -> Iterator[str]:
     )
 
 
-def _export_checked(run_dir: Path, path: Path) -> tuple[ExportCheck, Path]:
+def _export_checked(run_dir: Path, path: Path) -> tuple[ExportCheck, Path, torch.Tensor]:
     """Write the model file of the run and its baked test images; check the Rust encoder
-    against PyTorch on the test set (below 99.9% of symbols: an error)."""
+    against PyTorch on the test set (below 99.9% of symbols: an error). Returns the
+    check, the baked images' file and the test set."""
     import torch
 
     from semanticnn.data import load_dataset
@@ -280,7 +283,7 @@ def _export_checked(run_dir: Path, path: Path) -> tuple[ExportCheck, Path]:
             f"export check failed: the Rust int8 encoder reproduces {check.matching}/"
             f"{check.values} PyTorch symbols, fewer than 99.9%"
         )
-    return check, images
+    return check, images, x
 
 
 def _agreement(check: ExportCheck) -> str:
@@ -291,7 +294,7 @@ def _agreement(check: ExportCheck) -> str:
 
 
 def _export(run_dir: Path, path: Path) -> float:
-    check, images = _export_checked(run_dir, path)
+    check, images, _ = _export_checked(run_dir, path)
     click.echo(f"wrote {path}: {_agreement(check)}")
     click.echo(f"wrote {images}: the first test images, baked by `semanticnn firmware build`")
     return check.fraction
@@ -331,18 +334,17 @@ def export(run_dir: Path, fmt: str, path: Path | None) -> None:
         return
     import tempfile
 
-    from semanticnn.export import export_tflite
-    from semanticnn.npy import read_images
+    from semanticnn.export import export_tflite, to_uint8_nhwc
 
     path = path or run_dir / TFLITE_FILE
     with tempfile.TemporaryDirectory() as tmp:  # the model file is a step, not an output
         model_file = Path(tmp) / ENCODER_FILE
-        check, images = _export_checked(run_dir, model_file)
-        size, lite = export_tflite(model_file, path, read_images(images))
+        check, _, x = _export_checked(run_dir, model_file)
+        size, lite = export_tflite(model_file, path, to_uint8_nhwc(x))
     click.echo(f"wrote {path} ({size:,} bytes): {_agreement(check)}")
     click.echo(
         f"  LiteRT's reference kernels reproduce {lite.matching}/{lite.values} int8 latent "
-        "values of the Rust encoder on the first test images"
+        "values of the Rust encoder on the test set"
     )
 
 

@@ -85,12 +85,8 @@ impl Int8Encoder {
         threads: usize,
         kernel: Option<&str>,
     ) -> PyResult<()> {
-        let images = slice(&images, "images")?;
-        let out = slice_mut(&mut out, "out")?;
-        let (threads, kernel) = (all_cores(threads), kernel_named(kernel)?);
-        detach(py, || {
-            self.model.encode_batch_with(images, out, threads, kernel)
-        })
+        let run = OwnedModel::encode_batch_with;
+        self.batch(py, &images, &mut out, threads, kernel, run)
     }
 
     /// The int8 latents (the last tensor before the head, N * num_symbols values,
@@ -104,12 +100,27 @@ impl Int8Encoder {
         threads: usize,
         kernel: Option<&str>,
     ) -> PyResult<()> {
-        let images = slice(&images, "images")?;
-        let out = slice_mut(&mut out, "out")?;
+        let run = OwnedModel::latent_batch_with;
+        self.batch(py, &images, &mut out, threads, kernel, run)
+    }
+}
+
+impl Int8Encoder {
+    /// `run(model, images, out, threads, kernel)` on the arrays' contents,
+    /// without the GIL.
+    fn batch<T: numpy::Element + Send>(
+        &self,
+        py: Python<'_>,
+        images: &PyReadonlyArray1<'_, u8>,
+        out: &mut PyReadwriteArray1<'_, T>,
+        threads: usize,
+        kernel: Option<&str>,
+        run: impl FnOnce(&OwnedModel, &[u8], &mut [T], usize, Kernel) -> Result<(), nn::RunError> + Send,
+    ) -> PyResult<()> {
+        let images = slice(images, "images")?;
+        let out = slice_mut(out, "out")?;
         let (threads, kernel) = (all_cores(threads), kernel_named(kernel)?);
-        detach(py, || {
-            self.model.latent_batch_with(images, out, threads, kernel)
-        })
+        detach(py, || run(&self.model, images, out, threads, kernel))
     }
 }
 

@@ -93,7 +93,7 @@ fn conv_blocks<const P: usize, const G: usize>(
             d,
         );
     };
-    simd::blocks::<LANES, P, G, __m256i>(pc, cin, out, os, dot, finish);
+    simd::blocks::<LANES, P, G, __m256i>(pc, cin, out, os, dot, finish, |_, _| false);
 }
 
 /// Stores the low `min(8, d.len())` lanes of `y` (values in `[-128, 127]`) as i8.

@@ -296,6 +296,9 @@ pub(super) fn pad_input<T: Copy>(
 /// the sums of the block's pixels (window bases `base`, offsets into the
 /// padded input) for vectors `v0..v0 + G`, `finish(sum, requant, out)`
 /// requantizes one vector and stores its first `min(N, out.len())` lanes.
+/// Where one pass covers every channel exactly (`Cout == G N`), a full
+/// block's outputs are `P Cout` contiguous bytes: `finish_block(sums, out)`
+/// may store them at once (`true`) or leave them to `finish` (`false`).
 #[inline]
 pub(super) fn blocks<const N: usize, const P: usize, const G: usize, A: Copy>(
     pc: &PackedConv<N>,
@@ -304,7 +307,9 @@ pub(super) fn blocks<const N: usize, const P: usize, const G: usize, A: Copy>(
     os: Shape,
     mut dot: impl FnMut([usize; P], usize) -> [[A; G]; P],
     mut finish: impl FnMut(A, &RequantV<N>, &mut [i8]),
+    mut finish_block: impl FnMut(&[[A; G]; P], &mut [i8]) -> bool,
 ) {
+    let whole = os.c == G * N;
     let (_, wp) = padded_dims(&pc.window, os);
     let [sh, sw] = pc.window.stride;
     let cout = os.c;
@@ -332,6 +337,10 @@ pub(super) fn blocks<const N: usize, const P: usize, const G: usize, A: Copy>(
         while v0 < pc.vectors {
             let g = G.min(pc.vectors - v0);
             let acc = dot(base, v0);
+            if whole && px + P <= pixels && finish_block(&acc, &mut out[px * cout..][..P * cout]) {
+                v0 += G;
+                continue;
+            }
             for (k, acc) in acc.iter().enumerate().take(pixels - px) {
                 let o_px = &mut out[pix[k] * cout..][..cout];
                 for (gi, &a) in acc.iter().enumerate().take(g) {
@@ -411,8 +420,10 @@ pub(super) mod tests {
     }
 
     fn case() -> impl Strategy<Value = Case> {
-        // Up to 80 output channels: 5 VNNI vectors, more than one pass of 4.
-        let geometry = (1usize..10, 1usize..10, 1usize..7, 1usize..81)
+        // Up to 80 output channels: 5 VNNI vectors, more than one pass of 4;
+        // often a multiple of 16, where VNNI stores whole blocks at once.
+        let cout = prop_oneof![1usize..81, (1usize..5).prop_map(|v| 16 * v)];
+        let geometry = (1usize..10, 1usize..10, 1usize..7, cout)
             .prop_flat_map(|(h, w, cin, cout)| {
                 let dims = (1usize..=4, 1usize..=4, 1usize..=3, 1usize..=3);
                 (Just((h, w, cin, cout)), dims)

@@ -14,10 +14,11 @@
 use core::arch::x86_64::{
     __m512i, _mm512_add_epi32, _mm512_add_epi64, _mm512_and_si512, _mm512_castsi512_si128,
     _mm512_cmpgt_epi32_mask, _mm512_cmplt_epi32_mask, _mm512_dpbusd_epi32, _mm512_load_si512,
-    _mm512_mask_add_epi32, _mm512_mask_blend_epi32, _mm512_max_epi32, _mm512_min_epi32,
-    _mm512_mul_epi32, _mm512_packs_epi16, _mm512_packs_epi32, _mm512_permutexvar_epi32,
-    _mm512_set1_epi32, _mm512_set1_epi64, _mm512_set_epi32, _mm512_setzero_si512,
-    _mm512_slli_epi64, _mm512_sllv_epi32, _mm512_srav_epi32, _mm512_srli_epi64, _mm_storeu_si128,
+    _mm512_mask_add_epi32, _mm512_mask_blend_epi32, _mm512_max_epi32, _mm512_max_epi8,
+    _mm512_min_epi32, _mm512_min_epi8, _mm512_mul_epi32, _mm512_packs_epi16, _mm512_packs_epi32,
+    _mm512_permutexvar_epi32, _mm512_set1_epi32, _mm512_set1_epi64, _mm512_set1_epi8,
+    _mm512_set_epi32, _mm512_setzero_si512, _mm512_slli_epi64, _mm512_sllv_epi32,
+    _mm512_srav_epi32, _mm512_srli_epi64, _mm512_storeu_si512, _mm_storeu_si128,
 };
 
 use super::conv::{ConvParams, Out, OutQuant, Tensor};
@@ -125,7 +126,37 @@ fn conv_blocks<const P: usize, const G: usize>(
             d,
         );
     };
-    simd::blocks::<LANES, P, G, __m512i>(pc, cin, out, os, dot, finish);
+    // A whole block in groups of 4 vectors (64 bytes): two packs narrow them
+    // with saturation (so the clamp to [act_min, act_max] happens once, on
+    // bytes), one permute puts them in order, one store writes them.
+    let (lo8, hi8) = (_mm512_set1_epi8(q.min as i8), _mm512_set1_epi8(q.max as i8));
+    let order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    let finish_block = |acc: &[[__m512i; G]; P], d: &mut [i8]| {
+        const {
+            assert!(
+                (P * G).is_multiple_of(4),
+                "whole blocks go in groups of 4 vectors"
+            )
+        };
+        // A whole block is one pass: its vectors are 0..G.
+        let ys: [[__m512i; G]; P] = core::array::from_fn(|k| {
+            core::array::from_fn(|g| {
+                _mm512_add_epi32(requantize(acc[k][g], &pc.requant[g], pc.left_shift), zp)
+            })
+        });
+        let flat = ys.as_flattened();
+        for (i, four) in flat.chunks_exact(4).enumerate() {
+            let ab = _mm512_packs_epi32(four[0], four[1]);
+            let cd = _mm512_packs_epi32(four[2], four[3]);
+            let bytes = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(ab, cd));
+            let bytes = _mm512_min_epi8(_mm512_max_epi8(bytes, lo8), hi8);
+            let chunk = &mut d[64 * i..][..64];
+            // SAFETY: 64 bytes into `chunk`, which holds 64; unaligned store.
+            unsafe { _mm512_storeu_si512(chunk.as_mut_ptr().cast(), bytes) };
+        }
+        true
+    };
+    simd::blocks::<LANES, P, G, __m512i>(pc, cin, out, os, dot, finish, finish_block);
 }
 
 /// Stores the low `min(16, d.len())` lanes of `y` (values in `[-128, 127]`)

@@ -5,9 +5,11 @@
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_add_epi64, _mm256_and_si256, _mm256_blend_epi32,
     _mm256_castsi256_si128, _mm256_cmpgt_epi32, _mm256_extracti128_si256, _mm256_load_si256,
-    _mm256_madd_epi16, _mm256_max_epi32, _mm256_min_epi32, _mm256_mul_epi32, _mm256_set1_epi32,
-    _mm256_set1_epi64x, _mm256_setzero_si256, _mm256_slli_epi64, _mm256_sllv_epi32,
-    _mm256_srav_epi32, _mm256_srli_epi64, _mm256_sub_epi32, _mm_packs_epi16, _mm_packs_epi32,
+    _mm256_madd_epi16, _mm256_max_epi32, _mm256_max_epi8, _mm256_min_epi32, _mm256_min_epi8,
+    _mm256_mul_epi32, _mm256_packs_epi16, _mm256_packs_epi32, _mm256_permutevar8x32_epi32,
+    _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_epi8, _mm256_setr_epi32,
+    _mm256_setzero_si256, _mm256_slli_epi64, _mm256_sllv_epi32, _mm256_srav_epi32,
+    _mm256_srli_epi64, _mm256_storeu_si256, _mm256_sub_epi32, _mm_packs_epi16, _mm_packs_epi32,
     _mm_storel_epi64,
 };
 
@@ -93,7 +95,32 @@ fn conv_blocks<const P: usize, const G: usize>(
             d,
         );
     };
-    simd::blocks::<LANES, P, G, __m256i>(pc, cin, out, os, dot, finish, |_, _| false);
+    // A whole block in groups of 4 vectors (32 bytes): two saturating packs
+    // (the clamp to [act_min, act_max] then on bytes), one permute, one store.
+    let (lo8, hi8) = (_mm256_set1_epi8(q.min as i8), _mm256_set1_epi8(q.max as i8));
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    let finish_block = |acc: &[[__m256i; G]; P], d: &mut [i8]| {
+        if !(P * G).is_multiple_of(4) {
+            return false; // 2 x 3 vectors: one at a time
+        }
+        // A whole block is one pass: its vectors are 0..G.
+        let ys: [[__m256i; G]; P] = core::array::from_fn(|k| {
+            core::array::from_fn(|g| {
+                _mm256_add_epi32(requantize(acc[k][g], &pc.requant[g], pc.left_shift), zp)
+            })
+        });
+        for (i, four) in ys.as_flattened().chunks_exact(4).enumerate() {
+            let ab = _mm256_packs_epi32(four[0], four[1]);
+            let cd = _mm256_packs_epi32(four[2], four[3]);
+            let bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), order);
+            let bytes = _mm256_min_epi8(_mm256_max_epi8(bytes, lo8), hi8);
+            let chunk = &mut d[32 * i..][..32];
+            // SAFETY: 32 bytes into `chunk`, which holds 32; unaligned store.
+            unsafe { _mm256_storeu_si256(chunk.as_mut_ptr().cast(), bytes) };
+        }
+        true
+    };
+    simd::blocks::<LANES, P, G, __m256i>(pc, cin, out, os, dot, finish, finish_block);
 }
 
 /// Stores the low `min(8, d.len())` lanes of `y` (values in `[-128, 127]`) as i8.

@@ -70,6 +70,10 @@ def test_tflite_optimized_kernels_are_measured_not_required(tmp_path: Path) -> N
     a = litert.compare(case, tmp_path)
     assert {"optimized", "xnnpack", "numpy"} <= set(a.equal)
     assert a.equal["numpy"] == a.values
+    assert a.off_by_one["numpy"] == a.max_diff["numpy"] == 0
+    for peer in set(a.off_by_one) - {"numpy"}:
+        assert a.off_by_one[peer] <= a.values - a.equal[peer]
+        assert (a.max_diff[peer] == 0) == (a.equal[peer] == a.values)
 
 
 # ------------------------------------------------------------------------ export, import
@@ -253,6 +257,9 @@ def test_export_tflite_of_a_trained_run_equals_rust_in_litert(
     assert res.exit_code == 0, res.output
     m = re.search(r"reproduce (\d+)/(\d+) int8 latent values", res.output)
     assert m is not None and m.group(1) == m.group(2) and int(m.group(2)) > 0, res.output
+    assert re.search(
+        r"optimized (\d+\.\d+%|refuses it), xnnpack (\d+\.\d+%|refuses it)", res.output
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["enc.tflite"]
     # Back in: the same symbols as the model file export on the baked images.
     model_file = tmp_path / "direct.safetensors"

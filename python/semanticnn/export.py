@@ -79,12 +79,16 @@ def check_export(enc: SemanticEncoder, path: Path, x: torch.Tensor) -> ExportChe
     return ExportCheck(torch_sym.size, int((rust_sym == torch_sym).sum()))
 
 
-def export_tflite(model_file: Path, path: Path, images: np.ndarray) -> tuple[int, ExportCheck]:
+def export_tflite(
+    model_file: Path, path: Path, images: np.ndarray
+) -> tuple[int, ExportCheck, dict[str, ExportCheck | None]]:
     """Write the `.tflite` of the model file `model_file` (its layers up to the int8
     latent, the head in the metadata) to `path`, once LiteRT's reference kernels have
     reproduced the Rust encoder's int8 latents on uint8 NHWC `images` (a file that does
-    not is not written: ValueError). Returns (its size in bytes, the check).
-    ImportError where LiteRT is not installed, before anything is written."""
+    not is not written: ValueError). Returns its size in bytes, that check, and the
+    same count for LiteRT's optimized and XNNPACK kernels, which may round ties their
+    own way (None where they refuse the model). ImportError where LiteRT is not
+    installed, before anything is written."""
     data = int8.to_tflite(int8.read_model(model_file))
     want = int8.Encoder.load(model_file).latent(images)
     got = litert.run(litert.interpreter(data, "reference"), images)
@@ -96,7 +100,15 @@ def export_tflite(model_file: Path, path: Path, images: np.ndarray) -> tuple[int
         )
     with atomic_writer(path) as f:
         f.write(data)
-    return len(data), check
+    peers: dict[str, ExportCheck | None] = {}
+    for kernels in ("optimized", "xnnpack"):
+        try:
+            got = litert.run(litert.interpreter(data, kernels), images)
+        except RuntimeError:  # LiteRT's "failed to prepare"
+            peers[kernels] = None
+            continue
+        peers[kernels] = ExportCheck(want.size, int((got.reshape(want.shape) == want).sum()))
+    return len(data), check, peers
 
 
 def import_tflite(

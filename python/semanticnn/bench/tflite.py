@@ -28,7 +28,16 @@ def run_bench(layers_per_op: int = 150, seed: int = 0, progress: bool = True) ->
             row["layers"] += 1
             for name, n in a.equal.items():
                 by = row["by"].setdefault(
-                    name, {"layers_run": 0, "values_run": 0, "equal": 0, "layers_equal": 0}
+                    name,
+                    {
+                        "layers_run": 0,
+                        "values_run": 0,
+                        "equal": 0,
+                        "layers_equal": 0,
+                        "off_by_one": 0,
+                        "max_diff": 0,
+                        "layers_beyond_one": 0,
+                    },
                 )
                 if name in a.refused:
                     continue
@@ -36,6 +45,9 @@ def run_bench(layers_per_op: int = 150, seed: int = 0, progress: bool = True) ->
                 by["values_run"] += a.values
                 by["equal"] += n
                 by["layers_equal"] += n == a.values
+                by["off_by_one"] += a.off_by_one[name]
+                by["max_diff"] = max(by["max_diff"], a.max_diff[name])
+                by["layers_beyond_one"] += a.max_diff[name] > 1
     return {"layers_per_op": layers_per_op, "seed": seed, "ops": rows}
 
 
@@ -64,4 +76,14 @@ def table(result: dict[str, Any]) -> list[str]:
         "(values equal to LiteRT's reference kernels, in parentheses the layers whose every "
         "value is, both over the layers each ran; rust and numpy must be 100%)"
     )
+    for n in names:
+        by = [row["by"][n] for row in ops.values()]
+        differ = sum(b["values_run"] - b["equal"] for b in by)
+        if differ:
+            one = sum(b["off_by_one"] for b in by)
+            far = sum(b["layers_beyond_one"] for b in by)
+            lines.append(
+                f"{n}: {differ} values differ, {one} of them by one; the rest in {far} "
+                f"layers, at most {max(b['max_diff'] for b in by)} apart"
+            )
     return lines

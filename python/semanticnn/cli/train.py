@@ -340,12 +340,17 @@ def export(run_dir: Path, fmt: str, path: Path | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:  # the model file is a step, not an output
         model_file = Path(tmp) / ENCODER_FILE
         check, _, x = _export_checked(run_dir, model_file)
-        size, lite = export_tflite(model_file, path, to_uint8_nhwc(x))
+        size, lite, peers = export_tflite(model_file, path, to_uint8_nhwc(x))
     click.echo(f"wrote {path} ({size:,} bytes): {_agreement(check)}")
     click.echo(
         f"  LiteRT's reference kernels reproduce {lite.matching}/{lite.values} int8 latent "
         "values of the Rust encoder on the test set"
     )
+    shares = [
+        f"{name} " + ("refuses it" if c is None else f"{100 * c.fraction:.3f}%")
+        for name, c in peers.items()
+    ]
+    click.echo(f"  (LiteRT's faster kernels round their own way: {', '.join(shares)})")
 
 
 @click.command("import-tflite")

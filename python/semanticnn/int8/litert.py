@@ -210,6 +210,8 @@ class Agreement:
 
     values: int
     equal: dict[str, int]  # "rust:<kernel>", "numpy", "optimized", "xnnpack" -> values equal
+    off_by_one: dict[str, int]  # -> values exactly one away
+    max_diff: dict[str, int]  # -> the largest distance (0 where all are equal)
     refused: tuple[str, ...] = ()  # the LiteRT kernel sets that would not prepare the layer
 
 
@@ -244,5 +246,11 @@ def compare(case: LayerCase, directory: Path, peers: bool = True) -> Agreement:
             except RuntimeError:  # LiteRT's "failed to prepare"
                 refused.append(kernels)
                 got[kernels] = np.empty(0, np.int8)
-    equal = {k: int((v == want).sum()) if v.size else 0 for k, v in got.items()}
-    return Agreement(want.size, equal, tuple(refused))
+    ran = {k: np.abs(v.astype(np.int16) - want) for k, v in got.items() if v.size}
+    return Agreement(
+        want.size,
+        {k: int((ran[k] == 0).sum()) if k in ran else 0 for k in got},
+        {k: int((d == 1).sum()) for k, d in ran.items()},
+        {k: int(d.max(initial=0)) for k, d in ran.items()},
+        tuple(refused),
+    )

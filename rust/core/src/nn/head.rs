@@ -24,6 +24,24 @@ pub fn isqrt(n: u64) -> u64 {
     root
 }
 
+/// Whether 2y > s for y = round_half_away(v 2^(F+8) / norm) (0 when norm is
+/// 0), without dividing: with t = floor(s / 2) + 1, 2y > s means y >= t, and
+/// with y = ±floor(x / norm), x = |v| 2^(F+8) + floor(norm / 2), that is
+/// x >= t norm, or x < (1 - t) norm for v < 0. For |v| <= 255, F <= 16,
+/// norm <= 255 * 256 (a root mean square of such values) and s the sum of two
+/// i32, every product fits i64.
+fn above(v: i64, s: i64, norm: i64, f: u32) -> bool {
+    let t = s.div_euclid(2) + 1;
+    let x = (v.abs() << (f + 8)) + norm / 2;
+    if norm == 0 {
+        t <= 0 // an all-zero latent: y = 0
+    } else if v >= 0 {
+        x >= t * norm
+    } else {
+        x < (1 - t) * norm
+    }
+}
+
 /// Resolved head parameters.
 pub(crate) struct HeadParams<'a> {
     pub centers: &'a [i32],
@@ -44,42 +62,31 @@ pub(crate) fn head(x: &[i8], zp: i32, p: &HeadParams<'_>, symbols: &mut [u8]) {
             .sum();
         norm = isqrt((sum << 16) / x.len().max(1) as u64);
     }
-    // The index of the nearest center (the lower one on a tie) of the int8
-    // value `q`: with the centers increasing, y is nearer c[k + 1] than c[k]
-    // exactly when 2y > c[k] + c[k + 1], so the index counts those pairs.
-    let level = |q: i32| -> usize {
-        let v = i64::from(q) - i64::from(zp);
-        // norm == 0 (an all-zero latent): y = 0.
-        let m = ((v.unsigned_abs() << (f + 8)) + norm / 2)
-            .checked_div(norm)
-            .unwrap_or(0) as i64;
-        let y = if v < 0 { -m } else { m };
-        p.centers
-            .windows(2)
-            .map(|c| usize::from(2 * y > i64::from(c[0]) + i64::from(c[1])))
-            .sum()
-    };
-    // `level` is nondecreasing in q (y is, and so the nearest center's index
-    // is), so one table of the 256 int8 values, filled level by level from
-    // binary searches for where each level ends, gives every symbol: at most
-    // 8 divisions per boundary between levels, not one per value.
+    let norm = norm as i64;
+    // The nearest center (the lower one on a tie): with the centers
+    // increasing, y is nearer c[k + 1] than c[k] exactly when
+    // 2y > c[k] + c[k + 1], and y is nondecreasing in q. So one table of the
+    // 256 int8 values, filled level by level from a binary search for where
+    // each level ends, gives every symbol: 8 multiplications per boundary
+    // between levels instead of a division per value.
     let mut table = [0u8; 256];
     let mut start = 0;
-    let last = p.centers.len().saturating_sub(1);
-    for k in 0..=last {
+    for (k, &c) in p.centers.iter().enumerate() {
         // The last level runs to the end of the table: no search.
-        let (mut lo, mut hi) = if k == last {
-            (table.len(), table.len())
-        } else {
-            (start, table.len())
-        };
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if level(mid as i32 - 128) > k {
-                hi = mid;
-            } else {
-                lo = mid + 1;
+        let (mut lo, mut hi) = (start, table.len());
+        if let Some(&next) = p.centers.get(k + 1) {
+            let s = i64::from(c) + i64::from(next);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                let v = i64::from(mid as i32 - 128) - i64::from(zp);
+                if above(v, s, norm, f) {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
             }
+        } else {
+            lo = hi;
         }
         let symbol = if p.gray {
             gray_encode(k as u8)
@@ -134,13 +141,48 @@ mod tests {
             .collect()
     }
 
+    /// y by its division (the spec's formula).
+    fn y(v: i64, norm: i64, f: u32) -> i64 {
+        let a = (v.unsigned_abs() << (f + 8)) + norm.unsigned_abs() / 2;
+        a.checked_div(norm.unsigned_abs()).unwrap_or(0) as i64 * v.signum()
+    }
+
+    proptest! {
+        /// Near and at ties (s within 3 of 2y), on any norm.
+        #[test]
+        fn above_is_the_division_compared(
+            v in -255i64..=255,
+            f in 0u32..=16,
+            norm in 0i64..=255 * 256,
+            e in -3i64..=3,
+        ) {
+            let s = 2 * y(v, norm, f) + e;
+            prop_assert_eq!(above(v, s, norm, f), 2 * y(v, norm, f) > s);
+        }
+
+        /// The same where the division is exact: with norm = |v| 2^(F+9) - 1,
+        /// x = |v| 2^(F+8) + floor(norm / 2) is norm itself.
+        #[test]
+        fn above_is_the_division_compared_when_exact(
+            (f, magnitude) in (0u32..=6).prop_flat_map(|f| (Just(f), 1i64..=65_281 >> (f + 9))),
+            negative: bool,
+            e in -3i64..=3,
+        ) {
+            let v = if negative { -magnitude } else { magnitude };
+            let norm = (magnitude << (f + 9)) - 1;
+            prop_assert_eq!(y(v, norm, f), v.signum());
+            let s = 2 * y(v, norm, f) + e;
+            prop_assert_eq!(above(v, s, norm, f), 2 * y(v, norm, f) > s);
+        }
+    }
+
     proptest! {
         #[test]
         fn head_is_its_formulas_value_by_value(
             x in prop::collection::vec(any::<i8>(), 1..300),
             zp in -128i32..=127,
             levels in prop::sample::select(std::vec![2usize, 4, 8, 16]),
-            spread in 0u32..=24,
+            spread in 0u32..=31,
             seed in any::<u64>(),
             frac_bits in 0u32..=16,
             power_norm: bool,
@@ -148,7 +190,10 @@ mod tests {
         ) {
             // Strictly increasing centers around 0, some far apart, some adjacent.
             let mut centers: std::vec::Vec<i32> = (0..levels)
-                .map(|k| ((seed.rotate_left(k as u32 * 7) % (1 << spread)) as i32) - (1 << spread) / 2)
+                .map(|k| {
+                    let r = (seed.rotate_left(k as u32 * 7) % (1u64 << spread)) as i64;
+                    (r - (1i64 << spread) / 2) as i32
+                })
                 .collect();
             centers.sort_unstable();
             for k in 1..levels {

@@ -128,11 +128,12 @@ fn pixel_pair<const SHORT: bool>(
 /// channels), minus `zp`, into the layout above (`2 * kp` values).
 fn pack_pair(a: &[i8], b: &[i8], zp: i32, d: &mut [i16]) {
     let cin = a.len();
-    let mut c = 0;
+    // The Cortex-M packs what it can two lanes at a time; the loop below
+    // finishes (or, elsewhere, does) the rest.
     #[cfg(target_arch = "arm")]
-    {
-        c = arm::pack_pair(a, b, zp, d);
-    }
+    let mut c = arm::pack_pair(a, b, zp, d);
+    #[cfg(not(target_arch = "arm"))]
+    let mut c = 0;
     d[c / G * 2 * G..].fill(0);
     while c < cin {
         d[slot(c, 0)] = (i32::from(a[c]) - zp) as i16;

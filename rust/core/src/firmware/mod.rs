@@ -1,9 +1,22 @@
 //! What the firmware build (`firmware-rs/build.rs`, on the host) and the host
 //! tools agree on: how many test images are baked into the firmware, where
 //! they are found beside a model, and the lengths of a board's memory regions
-//! read from its `memory.x` linker script.
+//! read from its `memory.x` linker script; and each board's clock tree
+//! ([`clock`]).
 
 use core::fmt;
+
+pub mod clock;
+
+/// RTT buffer sizes of the boards with a debug probe (`firmware-rs/src/rtt.rs`):
+/// defmt log lines, and the frames channel, which holds the baked images'
+/// records until a probe attaches. The build counts them in the RAM a model
+/// needs ([`RTT_RAM`]).
+pub const RTT_LOG_BUFFER: usize = 1024;
+pub const RTT_FRAMES_BUFFER: usize = 8192;
+/// RAM the RTT section takes: both buffers and the control block (24 bytes
+/// per channel plus a 24-byte header), rounded up.
+pub const RTT_RAM: usize = RTT_LOG_BUFFER + RTT_FRAMES_BUFFER + 128;
 
 /// Most test images baked into the firmware: the first `BAKED_IMAGES` of the
 /// images file are written, and the export writes no more than these.

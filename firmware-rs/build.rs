@@ -20,7 +20,7 @@ use std::{
 };
 
 use semanticnn_core::firmware::{self, images_file, BAKED_IMAGES};
-use semanticnn_core::nn::{Model, Op, OwnedModel};
+use semanticnn_core::nn::OwnedModel;
 
 /// RAM kept for the stack and the firmware's own statics, beyond the plan.
 const STACK_RESERVE: usize = 8 * 1024;
@@ -60,6 +60,10 @@ fn main() {
     });
     fs::write(out.join("memory.x"), &memory_x).unwrap_or_else(|e| fail(e));
     println!("cargo:rustc-link-search={}", out.display());
+    if env::var_os("CARGO_FEATURE_RTT").is_some() {
+        // defmt's interned strings live in sections its linker script places.
+        println!("cargo:rustc-link-arg=-Tdefmt.x");
+    }
 
     let model_path = match env::var_os("SEMANTICNN_MODEL") {
         Some(p) => PathBuf::from(p),
@@ -74,12 +78,18 @@ fn main() {
          use semanticnn_core::nn::{Add, Conv, Head, Layer, Model, Op::*, Padding, Shape, Span, Window};\n",
     );
     let plan = bake_model(&mut code, "", &model_path);
-    let need = plan.ram() + STACK_RESERVE;
+    // Boards with a probe also hold the RTT buffers (src/rtt.rs) in RAM.
+    let rtt = if env::var_os("CARGO_FEATURE_RTT").is_some() {
+        firmware::RTT_RAM
+    } else {
+        0
+    };
+    let need = plan.ram() + STACK_RESERVE + rtt;
     if need > ram {
         fail(format!(
             "model {} does not fit board {board}: it needs {need} bytes of RAM \
-             (activation arena {} + i16 work {} + symbols/frame {} + stack reserve {STACK_RESERVE}), \
-             the board has {ram}",
+             (activation arena {} + i16 work {} + symbols/frame {} + stack reserve {STACK_RESERVE} \
+             + RTT buffers {rtt}), the board has {ram}",
             model_path.display(),
             plan.arena_len,
             2 * plan.work_len,
@@ -103,6 +113,7 @@ fn main() {
 fn board() -> &'static str {
     let boards = [
         ("netduinoplus2", "NETDUINOPLUS2"),
+        ("nucleo-f446re", "NUCLEO_F446RE"),
         ("nucleo-f746zg", "NUCLEO_F746ZG"),
     ];
     let chosen: Vec<&str> = boards
@@ -113,7 +124,7 @@ fn board() -> &'static str {
     match chosen[..] {
         [board] => board,
         _ => fail(format!(
-            "choose exactly one board feature (netduinoplus2, nucleo-f746zg), got {chosen:?}"
+            "choose exactly one board feature (netduinoplus2, nucleo-f446re, nucleo-f746zg), got {chosen:?}"
         )),
     }
 }

@@ -1,16 +1,27 @@
-//! SemanticNN firmware support: the board (memory, counters, output), the
-//! logging backend and the panic handler. The binaries in `src/bin/` use it.
+//! SemanticNN firmware support: the board (clocks, memory, counters, output),
+//! the logging backend and the panic handler. The binaries in `src/bin/` use it.
 #![no_std]
 
-#[cfg(all(feature = "netduinoplus2", feature = "nucleo-f746zg"))]
+#[cfg(not(any(
+    feature = "netduinoplus2",
+    feature = "nucleo-f446re",
+    feature = "nucleo-f746zg"
+)))]
+compile_error!("choose a board feature: netduinoplus2, nucleo-f446re or nucleo-f746zg");
+#[cfg(any(
+    all(feature = "netduinoplus2", feature = "nucleo-f446re"),
+    all(feature = "netduinoplus2", feature = "nucleo-f746zg"),
+    all(feature = "nucleo-f446re", feature = "nucleo-f746zg"),
+))]
 compile_error!("choose exactly one board feature");
-#[cfg(not(any(feature = "netduinoplus2", feature = "nucleo-f746zg")))]
-compile_error!("choose a board feature: netduinoplus2 or nucleo-f746zg");
 
 pub mod board;
+pub mod clock;
 pub mod counter;
 pub mod log;
 mod panic;
+#[cfg(feature = "rtt")]
+pub mod rtt;
 pub mod stack;
 
 pub use board::NAME as BOARD;
@@ -18,6 +29,7 @@ pub use board::NAME as BOARD;
 /// Print the banner line.
 pub fn banner() {
     outln!("SEMANTICNN board={} counter={}", BOARD, board::COUNTER_UNIT);
+    info!("SemanticNN encoder on {}", BOARD);
 }
 
 /// Start the board's counter and print `CALIB`: the ticks a loop of

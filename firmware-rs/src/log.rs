@@ -99,3 +99,24 @@ pub mod semihosting {
         }
     }
 }
+
+/// `info!("x = {}", x)`: a log line for a person, over the debug probe
+/// (defmt on RTT channel 0, shown by `probe-rs run` / `semanticnn flash
+/// --attach`). The arguments must be `defmt::Format` and `Display` both.
+#[cfg(feature = "rtt")]
+#[macro_export]
+macro_rules! info {
+    ($($arg:tt)*) => {
+        defmt::info!($($arg)*)
+    };
+}
+
+/// Boards without a probe (QEMU) have no log channel: their records already
+/// carry the same numbers, so the line is dropped (its arguments evaluated).
+#[cfg(not(feature = "rtt"))]
+#[macro_export]
+macro_rules! info {
+    ($fmt:literal $(, $arg:expr)* $(,)?) => {{
+        $(let _ = &$arg;)*
+    }};
+}

@@ -2,7 +2,7 @@
 
 import os
 import pathlib
-from typing import final
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,7 @@ __all__ = [
     "MODEL_MAX_FILE_BYTES",
     "MODEL_MAX_LAYERS",
     "MODEL_MAX_OPS",
+    "RTT_RAM",
     "STREAM_MAGIC",
     "ChannelError",
     "CodecError",
@@ -42,6 +43,7 @@ __all__ = [
     "ber_awgn",
     "bsc_inplace",
     "bsc_rows_inplace",
+    "clock_plan",
     "conv_output_size",
     "default_model",
     "erasures_into",
@@ -197,11 +199,17 @@ MODEL_MAX_FILE_BYTES: int
 MODEL_MAX_LAYERS: int
 MODEL_MAX_OPS: int
 """Most layers a model file holds."""
+RTT_RAM: int
+"""Bytes of RAM the RTT buffers take on the boards with a debug probe."""
 STREAM_MAGIC: bytes
 """The magic bytes that open an image stream header (`SNNI`)."""
 
 def default_model(repo: str | os.PathLike[str]) -> pathlib.Path:
     """The model the firmware bakes when none is given, under repository root `repo`."""
+
+def clock_plan(name: str) -> dict[str, Any]:
+    """Board `name`'s clock plan: sysclk_hz, pll ((m, n, p, q) or None),
+    flash_wait_states, overdrive, apb1_div, apb2_div; ValueError for an unknown board."""
 
 def memory_region(memory_x: str, name: str) -> tuple[int, int]:
     """(ORIGIN, LENGTH) in bytes of region `name` in the text of a memory.x."""

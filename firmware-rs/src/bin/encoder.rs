@@ -73,6 +73,14 @@ fn emit(encoder: &Encoder<'_>, b: &mut Buffers, src: &str, i: usize, image: &[u8
             board::exit(false)
         }
     };
+    semanticnn_firmware::info!(
+        "{} image {}: {} {}, frame {} bytes",
+        src,
+        i,
+        t1 - t0,
+        board::COUNTER_UNIT,
+        len
+    );
     let mut out = semanticnn_firmware::log::Out::new();
     let _ = core::fmt::Write::write_fmt(
         &mut out,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from semanticnn.firmware.boards import board
+from semanticnn.firmware.boards import Board, board
 from semanticnn.firmware.build import Built, build
 from semanticnn.firmware.emulate import EMULATE_TIMEOUT_S, run_encoder
 from semanticnn.fsutil import write_bytes_atomic
@@ -31,13 +31,25 @@ timeout = click.option(
 )
 
 
+def _images_env(images: Path | None) -> dict[str, str] | None:
+    return {"SEMANTICNN_IMAGES": str(images.resolve())} if images else None
+
+
 def _build(board_name: str, model: Path | None, images: Path | None) -> Built:
     b = board(board_name)
     click.echo(f"building the encoder for {b.name} ({b.cpu}) ...", err=True)
-    env = {"SEMANTICNN_IMAGES": str(images.resolve())} if images else None
-    built = build(b, model=model, env=env)
+    built = build(b, model=model, env=_images_env(images))
     click.echo(f"{built.board.name}: {built.usage.describe()}", err=True)
+    click.echo(f"{built.board.name}: {_describe_clock(built.board)}", err=True)
     return built
+
+
+def _describe_clock(b: Board) -> str:
+    c = b.clock
+    source = "HSI via PLL M/N/P/Q {}/{}/{}/{}".format(*c.pll) if c.pll else "HSI, no PLL"
+    overdrive = ", over-drive" if c.overdrive else ""
+    wait = f"{c.flash_wait_states} flash wait states"
+    return f"{c.sysclk_hz / 1e6:g} MHz ({source}, {wait}{overdrive}); caches: {b.caches}"
 
 
 @click.group()
@@ -54,14 +66,32 @@ def firmware() -> None:
 @options.board
 @options.model
 @images
-def build_cmd(board_name: str, model: Path | None, images: Path | None) -> None:
-    """Build the encoder firmware; print the ELF path (flash and RAM use on stderr).
+@click.option(
+    "--estimate/--no-estimate",
+    default=True,
+    show_default=True,
+    help="Also run the model on the QEMU board and print the expected milliseconds per "
+    "image at the board's clock (a lower bound).",
+)
+def build_cmd(board_name: str, model: Path | None, images: Path | None, estimate: bool) -> None:
+    """Build the encoder firmware; print the ELF path (flash and RAM use, the clock and
+    the expected time per image on stderr).
 
     \b
     Example:
       semanticnn firmware build --board nucleo-f746zg --model runs/mnist5k/encoder.safetensors
     """
-    click.echo(_build(board_name, model, images).elf)
+    from semanticnn.firmware.build import FirmwareError
+    from semanticnn.firmware.estimate import expected
+
+    built = _build(board_name, model, images)
+    if estimate:
+        try:
+            time = expected(built.board, model, _images_env(images))
+            click.echo(f"{built.board.name}: {time.describe()}", err=True)
+        except FirmwareError as e:
+            click.echo(f"{built.board.name}: no time estimate: {e}", err=True)
+    click.echo(built.elf)
 
 
 @firmware.command()
@@ -159,16 +189,41 @@ def bench_cmd(as_json: bool, timeout: float) -> None:
 @images
 @click.option("--chip", default=None, help="probe-rs chip name (default: the board's).")
 @click.option("--probe", default=None, help="probe-rs probe selector VID:PID[:serial].")
+@click.option(
+    "--attach",
+    is_flag=True,
+    help="After flashing, stay attached (`probe-rs attach`) and show the board's defmt "
+    "log lines and records over RTT until Ctrl-C.",
+)
 def flash(
-    board_name: str, model: Path | None, images: Path | None, chip: str | None, probe: str | None
+    board_name: str,
+    model: Path | None,
+    images: Path | None,
+    chip: str | None,
+    probe: str | None,
+    attach: bool,
 ) -> None:
     """Build the encoder firmware and flash it with probe-rs.
 
     \b
     Example:
-      semanticnn flash --board nucleo-f746zg
+      semanticnn flash --board nucleo-f746zg --attach
     """
+    import subprocess
+
+    from semanticnn.firmware.flash import attach_command, check_chip
     from semanticnn.firmware.flash import flash as flash_elf
 
+    b = board(board_name)
+    chip = check_chip(b, chip)  # before a build that could not be flashed
+    if attach and not b.rtt:
+        raise click.UsageError(f"--attach: board {b.name} has no RTT (its output is {b.output})")
     built = _build(board_name, model, images)
     click.echo(flash_elf(built.elf, built.board, chip=chip, probe=probe))
+    if attach:
+        cmd = attach_command(built.elf, built.board, chip=chip, probe=probe)
+        click.echo(f"attached: {' '.join(cmd)} (Ctrl-C ends)", err=True)
+        try:
+            subprocess.run(cmd, check=False)
+        except KeyboardInterrupt:
+            pass

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from semanticnn.firmware.boards import BOARDS, board
 from semanticnn.fsutil import write_bytes_atomic
 from semanticnn.paths import DEFAULT_RUN
 
 from . import options
+
+if TYPE_CHECKING:
+    from semanticnn.firmware.receive import LineSource
 
 
 @click.command()
@@ -44,7 +50,29 @@ def encode(model: Path | None, images_path: Path, out: Path) -> None:
 
 
 @click.command()
-@click.option("--port", required=True, help="Serial port of the board, e.g. /dev/ttyACM0.")
+@click.option(
+    "--port", default=None, help="Serial port of the board, e.g. /dev/ttyACM0 (or use --rtt)."
+)
+@click.option(
+    "--rtt",
+    is_flag=True,
+    help="Read the frames over the debug probe instead (RTT channel 'frames', through "
+    "`probe-rs attach`): the board needs only its USB cable.",
+)
+@click.option(
+    "--board",
+    "board_name",
+    type=click.Choice(sorted(n for n, b in BOARDS.items() if b.rtt)),
+    default=None,
+    help="With --rtt: the board (its chip, and its last `firmware build`/`flash` ELF).",
+)
+@click.option(
+    "--elf",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="With --rtt: the ELF the board runs (default: the board's last build).",
+)
+@click.option("--probe", default=None, help="With --rtt: probe-rs probe selector VID:PID[:serial].")
 @click.option(
     "--baud", type=int, default=115200, show_default=True, help="Baud rate of the board's UART."
 )
@@ -77,7 +105,11 @@ def encode(model: Path | None, images_path: Path, out: Path) -> None:
 @click.option("--device", default="board", show_default=True,
               help="The board's device name on the broker (with --publish).")  # fmt: skip
 def receive(
-    port: str,
+    port: str | None,
+    rtt: bool,
+    board_name: str | None,
+    elf: Path | None,
+    probe: str | None,
     baud: int,
     run_dir: Path,
     ber: float | None,
@@ -86,30 +118,32 @@ def receive(
     publish: str | None,
     device: str,
 ) -> None:
-    """Read frames from a board over its serial port and print the edge's predictions,
-    or with --publish forward them to the edge service over MQTT.
+    """Read frames from a board over its serial port (or its debug probe, --rtt) and
+    print the edge's predictions, or with --publish forward them to the edge service
+    over MQTT.
 
     \b
     Example:
       semanticnn receive --port /dev/ttyACM0 --run runs/mnist5k
+      semanticnn receive --rtt --board nucleo-f746zg --run runs/mnist5k
       semanticnn receive --port /dev/ttyACM0 --publish mqtt://127.0.0.1:1883
     """
-    import serial
-
     from semanticnn.firmware.receive import read_frames
 
+    if (port is None) == (not rtt):
+        raise click.UsageError("give exactly one of --port and --rtt")
+    if not rtt and (board_name or elf or probe):
+        raise click.UsageError("--board, --elf and --probe go with --rtt")
+    if rtt and board_name is None:
+        raise click.UsageError("--rtt needs --board (the chip, and the ELF it runs)")
     if publish is not None:
         from semanticnn.edge.broker import parse_broker
         from semanticnn.edge.mqtt import check_device
 
         parse_broker(publish)
         check_device(device)
-    try:
-        ser = serial.Serial(port, baud, timeout=0.5)
-    except serial.SerialException as e:
-        raise click.ClickException(f"port {port}: {e}") from None
-    with ser:
-        frames = read_frames(ser, count=count, timeout=timeout)
+    with _frame_source(port, baud, board_name, elf, probe) as source:
+        frames = read_frames(source, count=count, timeout=timeout)
         if publish is not None:
             from semanticnn.edge.gateway import forward
 
@@ -125,6 +159,31 @@ def receive(
         for i, frame in enumerate(frames):
             (label,) = predict(run.aware, [frame], ber, link)
             click.echo(f"frame {i}: {len(frame)} bytes -> class {label}")
+
+
+def _frame_source(
+    port: str | None, baud: int, board_name: str | None, elf: Path | None, probe: str | None
+) -> AbstractContextManager[LineSource]:
+    """The board's record lines: its serial port, or its RTT frames channel."""
+    if port is not None:
+        import serial
+
+        try:
+            return serial.Serial(port, baud, timeout=0.5)
+        except serial.SerialException as e:
+            raise click.ClickException(f"port {port}: {e}") from None
+    from semanticnn.firmware.build import built_elf
+    from semanticnn.firmware.flash import attach_command
+    from semanticnn.firmware.receive import RttLines
+
+    assert board_name is not None  # checked by the caller
+    b = board(board_name)
+    elf = elf or built_elf(b)
+    if not elf.is_file():
+        raise click.ClickException(
+            f"no ELF for {b.name} at {elf}: run `semanticnn flash --board {b.name}` (or give --elf)"
+        )
+    return RttLines(attach_command(elf, b, probe=probe))
 
 
 @click.command("channel-demo")

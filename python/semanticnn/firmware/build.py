@@ -178,12 +178,17 @@ def build(
             + _error_lines(proc.stderr)
         )
     built = root / "target" / TARGET / "release" / bin_name
-    dest = root / "target" / "semanticnn" / board.name / f"{bin_name}.elf"
+    dest = built_elf(board, bin_name)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".elf.tmp")
     shutil.copyfile(built, tmp)
     tmp.replace(dest)
     return Built(dest, board, elf_usage(dest, board))
+
+
+def built_elf(board: Board, bin_name: str = "encoder") -> Path:
+    """Where `build` leaves the ELF of `bin_name` for `board`."""
+    return firmware_dir() / "target" / "semanticnn" / board.name / f"{bin_name}.elf"
 
 
 # The build script's refusals (firmware-rs/build.rs) of a model the board cannot hold:
@@ -201,13 +206,22 @@ def _does_not_fit(stderr: str, board: Board) -> str | None:
     if not found:
         return None
     if found["ram"]:
-        region, need = "RAM", int(found["ram"])
+        # The boards with a probe also hold the RTT buffers (firmware-rs/src/rtt.rs).
+        region, need = "RAM", int(found["ram"]) - _rtt_ram(board)
     else:
         region, need = "FLASH", int(found["flash"]) + int(found["reserve"])
-    short = need - memory_regions(board)[region].length
-    fits = [b.name for b in BOARDS.values() if memory_regions(b)[region].length >= need]
+    short = need + _rtt_ram(board) - memory_regions(board)[region].length
+    fits = [
+        b.name
+        for b in BOARDS.values()
+        if memory_regions(b)[region].length >= need + (_rtt_ram(b) if region == "RAM" else 0)
+    ]
     where = f"it fits {', '.join(fits)}" if fits else "no supported board has that much RAM"
     return f"{found[1].strip()} ({short} bytes short; {where})"
+
+
+def _rtt_ram(board: Board) -> int:
+    return int(_core.RTT_RAM) if board.rtt else 0
 
 
 def _error_lines(stderr: str, limit: int = 60) -> str:

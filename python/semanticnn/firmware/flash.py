@@ -44,19 +44,39 @@ def chip_known(chip: str) -> bool:
     return _probe_rs("chip", "info", chip, timeout=60).returncode == 0
 
 
+def check_chip(board: Board, chip: str | None = None) -> str:
+    """The probe-rs chip name to use for `board` (`chip` overrides the board's);
+    FirmwareError when probe-rs has no target description for it."""
+    chip = chip or board.chip
+    if not chip_known(chip):
+        raise FirmwareError(
+            f"probe-rs does not know chip {chip} (board {board.name}); "
+            "`probe-rs chip list` lists the ones it knows"
+        )
+    return chip
+
+
+def _wanted(probe: str | None) -> str:
+    return f"probe {probe!r}" if probe else "any debug probe (ST-Link, CMSIS-DAP, J-Link, ...)"
+
+
+def require_probe(board: Board, chip: str, probe: str | None, purpose: str) -> tuple[str, ...]:
+    """probe-rs's probe selector arguments; FirmwareError when no probe is connected."""
+    if not list_probes():
+        raise FirmwareError(
+            f"no debug probe found: `probe-rs list` found none while looking for "
+            f"{_wanted(probe)} to {purpose} chip {chip} on board {board.name}; connect the "
+            "board over USB (and check the udev rules / permissions)"
+        )
+    return ("--probe", probe) if probe else ()
+
+
 def flash(elf: Path, board: Board, *, chip: str | None = None, probe: str | None = None) -> str:
     """Download `elf` to the board's flash and reset it. Returns probe-rs's
     report; raises FirmwareError naming the chip and probe it looked for."""
     chip = chip or board.chip
-    wanted = f"probe {probe!r}" if probe else "any debug probe (ST-Link, CMSIS-DAP, J-Link, ...)"
-    probes = list_probes()
-    if not probes:
-        raise FirmwareError(
-            f"no debug probe found: `probe-rs list` found none while looking for {wanted} "
-            f"to flash chip {chip} on board {board.name}; connect the board over USB "
-            "(and check the udev rules / permissions)"
-        )
-    selector = ("--probe", probe) if probe else ()
+    wanted = _wanted(probe)
+    selector = require_probe(board, chip, probe, "flash")
     done = _probe_rs("download", "--chip", chip, *selector, str(elf))
     if done.returncode != 0:
         raise FirmwareError(
@@ -66,3 +86,14 @@ def flash(elf: Path, board: Board, *, chip: str | None = None, probe: str | None
     if reset.returncode != 0:
         raise FirmwareError(f"probe-rs reset of chip {chip} failed:\n{reset.stderr.strip()}")
     return (done.stdout + done.stderr).strip()
+
+
+def attach_command(
+    elf: Path, board: Board, *, chip: str | None = None, probe: str | None = None
+) -> list[str]:
+    """`probe-rs attach` to the running firmware of `elf`: it prints the defmt
+    log lines (RTT channel 0) and the records (channel 1) until interrupted.
+    FirmwareError when no probe is connected."""
+    chip = chip or board.chip
+    selector = require_probe(board, chip, probe, "attach to")
+    return [probe_rs(), "attach", "--chip", chip, *selector, str(elf)]

@@ -1,14 +1,20 @@
 """`semanticnn receive`: frames from a real board over its serial port
-(pyserial), decoded on the edge with a trained run's BER-aware decoder.
+(pyserial) or its debug probe (RTT, through probe-rs), decoded on the edge
+with a trained run's BER-aware decoder.
 
 The board prints one record per line (`firmware-rs/src/log.rs`); each
-`FRAME ... hex=` line carries one wire frame (`semanticnn.frame`).
+`FRAME ... hex=` line carries one wire frame (`semanticnn.frame`). Boards
+with RTT send the same lines on up channel 1, "frames" (`firmware-rs/src/rtt.rs`).
 """
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -18,12 +24,95 @@ from ..ber_estimate import LinkEstimate, frame_evidence
 from .build import FirmwareError
 from .emulate import parse_records
 
+RTT_CHANNEL = "frames"
+POLL_S = 0.02
+
 if TYPE_CHECKING:
     from ..models import SemanticNN
 
 
 class LineSource(Protocol):
     def readline(self) -> bytes: ...
+
+
+class RttLines:
+    """The lines of the board's RTT "frames" channel, as a serial port would
+    give them (`readline`, empty after `timeout` s without a whole line).
+
+    probe-rs attaches to the running firmware (`attach`, from
+    `flash.attach_command`) and appends the channel's bytes to a file in a
+    temporary folder, which is followed here (`rtt_command`). Attaching
+    switches the channel to blocking, so nothing is lost from then on; the
+    records written before it wait in the board's buffer.
+    """
+
+    def __init__(self, attach: list[str], timeout: float = 0.5) -> None:
+        self._timeout = timeout
+        self._partial = b""
+        self._dir = tempfile.TemporaryDirectory(prefix="semanticnn-rtt-")
+        out = Path(self._dir.name) / f"{RTT_CHANNEL}.txt"
+        out.touch()
+        self._file = out.open("rb")
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            rtt_command(attach, out),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+        )
+
+    def readline(self) -> bytes:
+        deadline = time.monotonic() + self._timeout
+        while True:
+            chunk = self._file.readline()
+            if chunk:
+                self._partial += chunk
+                if chunk.endswith(b"\n"):
+                    line, self._partial = self._partial, b""
+                    return line
+                continue
+            if self._proc.poll() is not None:
+                self._stderr.seek(0)
+                said = self._stderr.read().decode(errors="replace").strip().splitlines()
+                raise FirmwareError(
+                    f"probe-rs stopped reading RTT (exit status {self._proc.returncode}): "
+                    + (said[-1] if said else "no message")
+                )
+            if time.monotonic() > deadline:
+                return b""
+            time.sleep(POLL_S)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._file.close()
+        self._stderr.close()
+        self._dir.cleanup()
+
+    def __enter__(self) -> RttLines:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def rtt_command(attach: list[str], out: Path) -> list[str]:
+    """`attach` (`probe-rs attach ... ELF`) also writing the frames channel to
+    `out`, as plain text: no timestamps, no channel prefixes."""
+    *head, elf = attach
+    return [
+        *head, "--no-timestamps", "--target-output-file", f"rtt:{RTT_CHANNEL}={out}", elf,
+    ]  # fmt: skip
 
 
 def read_frames(

@@ -39,9 +39,10 @@ def test_build_reports_elf_and_fits_the_board(built: fw.Built) -> None:
     assert built.usage.ram_total == 128 * 1024
 
 
-def test_the_real_board_builds_and_fits() -> None:
-    nucleo = fw.build(fw.board("nucleo-f746zg"), model=GOLDEN)
-    assert nucleo.elf.is_file() and nucleo.elf.parent.name == "nucleo-f746zg"
+@pytest.mark.parametrize("name", ["nucleo-f446re", "nucleo-f746zg"])
+def test_every_real_board_builds_and_fits(name: str) -> None:
+    nucleo = fw.build(fw.board(name), model=GOLDEN)
+    assert nucleo.elf.is_file() and nucleo.elf.parent.name == name
     assert 0 < nucleo.usage.flash < nucleo.usage.flash_total
     assert 0 < nucleo.usage.ram < nucleo.usage.ram_total
 
@@ -145,6 +146,22 @@ def test_build_fails_clearly_when_the_model_does_not_fit(tmp_path: Path) -> None
     int8.write_model(big, *int8.synthetic_model([spec], (96, 96, 3)))  # 295 KB of activations
     with pytest.raises(fw.FirmwareError, match=r"does not fit board netduinoplus2.*RAM"):
         fw.build(fw.board("netduinoplus2"), model=big)
+
+
+def test_the_rtt_buffers_count_in_the_ram_a_model_needs(tmp_path: Path) -> None:
+    """47x47x3 -> 16 channels needs 122,004 B with the stack reserve: it fits the
+    netduinoplus2's 128 KiB, not the NUCLEO-F446RE's same 128 KiB beside its RTT buffers."""
+    spec = ConvSpec(3, 16, kernel=3, stride=1, padding=1, relu=True)
+    model = tmp_path / "m.safetensors"
+    int8.write_model(model, *int8.synthetic_model([spec], (47, 47, 3)))
+    np.save(tmp_path / "m_images.npy", np.zeros((1, 47, 47, 3), np.uint8))
+    assert fw.build(fw.board("netduinoplus2"), model=model).usage.ram < 128 * 1024
+    with pytest.raises(
+        fw.FirmwareError,
+        match=r"RTT buffers 9344\), the board has 131072 \(276 bytes short; "
+        r"it fits netduinoplus2, nucleo-f746zg\)",
+    ):
+        fw.build(fw.board("nucleo-f446re"), model=model)
 
 
 # Ratio to CMSIS-NN per bench row, as measured in docs/firmware-bench.md.

@@ -3,10 +3,10 @@
 //! RTT; log lines over RTT (defmt); time is the DWT cycle counter.
 //!
 //! Clocks: PLL from HSI to 216 MHz with over-drive and 7 flash wait states
-//! (stm32f7xx-hal, given the plan's factors), the ART accelerator and
-//! prefetch on (they serve fetches over the ITCM flash interface), and the
-//! core's L1 instruction and data caches on: the code runs from flash over
-//! AXIM (0x0800_0000), which the I-cache serves. Nothing here uses DMA, so
+//! (stm32f7xx-hal, given the plan's factors), and the core's L1 instruction
+//! and data caches on: the code runs from flash over AXIM (0x0800_0000),
+//! which the I-cache serves. ART and prefetch are set too, though they only
+//! serve fetches over the ITCM flash interface (0x0020_0000), unused here. Nothing here uses DMA, so
 //! the D-cache needs no maintenance; the RTT buffers sit in the uncached
 //! DTCM (`boards/nucleo-f746zg/memory.x`).
 
@@ -112,8 +112,8 @@ pub fn write(bytes: &[u8]) {
     crate::rtt::write(bytes);
 }
 
-/// Fill `buf` from USART3, blocking; a byte with a framing, noise or
-/// overrun error is skipped (the stream's header check catches garbage).
+/// Fill `buf` from USART3, blocking; a framing, noise or overrun error is
+/// cleared and reading goes on (the stream's header check catches garbage).
 pub fn read(buf: &mut [u8]) {
     critical_section::with(|cs| {
         if let Some(rx) = RX.borrow(cs).borrow_mut().as_mut() {

@@ -223,7 +223,10 @@ def flash(
     if attach:
         cmd = attach_command(built.elf, built.board, chip=chip, probe=probe)
         click.echo(f"attached: {' '.join(cmd)} (Ctrl-C ends)", err=True)
+        proc = subprocess.Popen(cmd)
         try:
-            subprocess.run(cmd, check=False)
+            proc.wait()
         except KeyboardInterrupt:
-            pass
+            # probe-rs got the Ctrl-C too: let it hand the board's RTT channels
+            # back to non-blocking before it exits, or the board would stall.
+            proc.wait(timeout=30)

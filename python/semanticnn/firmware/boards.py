@@ -77,7 +77,7 @@ BOARDS: dict[str, Board] = {
             cpu="Cortex-M7",
             output="uart+rtt",
             counter="cycles",
-            caches="L1 I-cache and D-cache (4 KiB each); ART and prefetch",
+            caches="L1 I-cache and D-cache (4 KiB each)",
             max_ipc=2,
         ),
     )

@@ -210,12 +210,12 @@ def _does_not_fit(stderr: str, board: Board) -> str | None:
         region, need = "RAM", int(found["ram"]) - _rtt_ram(board)
     else:
         region, need = "FLASH", int(found["flash"]) + int(found["reserve"])
-    short = need + _rtt_ram(board) - memory_regions(board)[region].length
-    fits = [
-        b.name
-        for b in BOARDS.values()
-        if memory_regions(b)[region].length >= need + (_rtt_ram(b) if region == "RAM" else 0)
-    ]
+
+    def needs(b: Board) -> int:
+        return need + (_rtt_ram(b) if region == "RAM" else 0)
+
+    short = needs(board) - memory_regions(board)[region].length
+    fits = [b.name for b in BOARDS.values() if memory_regions(b)[region].length >= needs(b)]
     where = f"it fits {', '.join(fits)}" if fits else "no supported board has that much RAM"
     return f"{found[1].strip()} ({short} bytes short; {where})"
 

@@ -61,12 +61,19 @@ def _wanted(probe: str | None) -> str:
 
 
 def require_probe(board: Board, chip: str, probe: str | None, purpose: str) -> tuple[str, ...]:
-    """probe-rs's probe selector arguments; FirmwareError when no probe is connected."""
-    if not list_probes():
+    """probe-rs's probe selector arguments; FirmwareError when no probe is connected,
+    or when several are and `probe` does not say which."""
+    probes = list_probes()
+    if not probes:
         raise FirmwareError(
             f"no debug probe found: `probe-rs list` found none while looking for "
             f"{_wanted(probe)} to {purpose} chip {chip} on board {board.name}; connect the "
             "board over USB (and check the udev rules / permissions)"
+        )
+    if len(probes) > 1 and not probe:
+        raise FirmwareError(
+            f"{len(probes)} debug probes found ({'; '.join(probes)}): choose the one of "
+            f"board {board.name} with --probe VID:PID[:serial]"
         )
     return ("--probe", probe) if probe else ()
 

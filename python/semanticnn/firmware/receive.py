@@ -54,24 +54,32 @@ class RttLines:
         out.touch()
         self._file = out.open("rb")
         self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(
-            rtt_command(attach, out),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=self._stderr,
-        )
+        try:
+            self._proc = subprocess.Popen(
+                rtt_command(attach, out),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+            )
+        except OSError as e:
+            self._close_files()
+            raise FirmwareError(f"cannot run {attach[0]}: {e}") from None
 
     def readline(self) -> bytes:
         deadline = time.monotonic() + self._timeout
         while True:
-            chunk = self._file.readline()
+            end = self._partial.find(b"\n") + 1
+            if end:
+                line, self._partial = self._partial[:end], self._partial[end:]
+                return line
+            # Whether probe-rs has exited is asked before reading, so that all
+            # it wrote before it exited has been read when it is reported.
+            exited = self._proc.poll() is not None
+            chunk = self._file.read()
             if chunk:
                 self._partial += chunk
-                if chunk.endswith(b"\n"):
-                    line, self._partial = self._partial, b""
-                    return line
                 continue
-            if self._proc.poll() is not None:
+            if exited:
                 self._stderr.seek(0)
                 said = self._stderr.read().decode(errors="replace").strip().splitlines()
                 raise FirmwareError(
@@ -90,6 +98,9 @@ class RttLines:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        self._close_files()
+
+    def _close_files(self) -> None:
         self._file.close()
         self._stderr.close()
         self._dir.cleanup()

@@ -36,6 +36,22 @@ def _sections(elf: Path) -> dict[str, tuple[int, int]]:
     return {name(h[0]): (h[3], h[5]) for h in headers}
 
 
+def _symbols(elf: Path) -> dict[str, int]:
+    """Symbol name -> value from an ELF32 little-endian file's `.symtab`."""
+    data = elf.read_bytes()
+    (shoff,) = struct.unpack_from("<I", data, 0x20)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x2E)
+    headers = [struct.unpack_from("<10I", data, shoff + i * shentsize) for i in range(shnum)]
+    symtab = next(h for h in headers if h[1] == 2)  # SHT_SYMTAB
+    strings = headers[symtab[6]][4]  # sh_link: its string table
+    symbols = {}
+    for at in range(symtab[4], symtab[4] + symtab[5], 16):
+        name_at, value = struct.unpack_from("<II", data, at)
+        start = strings + name_at
+        symbols[data[start : data.index(b"\0", start)].decode(errors="replace")] = value
+    return symbols
+
+
 # The reference manuals' figures at 2.7-3.6 V, written out: RM0090 (F405),
 # RM0390 (F446: over-drive above 168 MHz), RM0385 (F746: over-drive above 180 MHz).
 @pytest.mark.parametrize(
@@ -88,7 +104,11 @@ def test_rtt_buffers_sit_first_in_ram(name: str) -> None:
     sections = _sections(built.elf)
     address, size = sections[".rtt"]
     assert address == 0x2000_0000 and 1024 + 8192 <= size < 0x1_0000
-    assert ".defmt" in sections  # defmt's interned log strings, for the decoder
+    # defmt's interned log strings, for the decoder: the info lines (banner,
+    # clock, each image) are compiled in, not only the panic's error.
+    symbols = _symbols(built.elf)
+    infos = symbols["__DEFMT_MARKER_INFO_END"] - symbols["__DEFMT_MARKER_INFO_START"]
+    assert infos >= 3 and ".defmt" in sections
 
 
 def test_expected_time_is_a_lower_bound_from_the_qemu_count() -> None:
@@ -178,10 +198,35 @@ def test_receive_rtt_follows_the_frames_channel(tmp_path: Path) -> None:
     assert frames == [bytes.fromhex(r.fields["hex"]) for r in run.of("FRAME")]
 
 
+def test_receive_rtt_reads_what_probe_rs_wrote_before_it_exited(tmp_path: Path) -> None:
+    built = fw.build(fw.board("netduinoplus2"), model=GOLDEN)
+    run = fw.run_elf(built.elf, built.board)
+    printed = tmp_path / "printed.txt"
+    printed.write_text(run.stdout)
+    at_once = STAND_IN.replace("37", "len(text)").replace("time.sleep(60)", "")  # then exits
+    with RttLines([sys.executable, "-c", at_once, str(printed), "firmware.elf"]) as lines:
+        frames = list(read_frames(lines, timeout=10))
+    assert len(frames) == len(run.of("FRAME")) > 0
+
+
 def test_receive_rtt_reports_probe_rs_failing(tmp_path: Path) -> None:
     fail = [sys.executable, "-c", "import sys; sys.exit('Error: no probe was found')", "x.elf"]
     with RttLines(fail) as lines, pytest.raises(fw.FirmwareError, match="no probe was found"):
         list(read_frames(lines, timeout=10))
+    with pytest.raises(fw.FirmwareError, match="cannot run /nonexistent/probe-rs"):
+        RttLines(["/nonexistent/probe-rs", "attach", "x.elf"])
+
+
+def test_a_flash_shortfall_does_not_count_the_rtt_buffers() -> None:
+    from semanticnn.firmware.build import _does_not_fit
+
+    stderr = (
+        "error: model m.safetensors does not fit board nucleo-f446re: its weights and "
+        "parameters take 500000 bytes of flash, plus 131072 for the program, the board has 524288"
+    )
+    said = _does_not_fit(stderr, fw.board("nucleo-f446re"))
+    assert said is not None
+    assert said.endswith("(106784 bytes short; it fits netduinoplus2, nucleo-f746zg)")
 
 
 def test_receive_rtt_options_and_a_missing_probe(tmp_path: Path) -> None:

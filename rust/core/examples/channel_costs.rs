@@ -1,6 +1,8 @@
 //! Where the BSC's time goes at low BER, per flip: one xoshiro256++ draw,
 //! one geometric gap, one stream jump (one per 64 KiB chunk), and the whole
-//! BSC on an in-cache buffer, each timed in a loop (best of 5). Then the
+//! BSC on an in-cache buffer, each timed in a loop (best of 5). The whole
+//! BSC per 64-bit word on both sides of the switch-over to masks, on the
+//! vector and the scalar path, and where each would have it. Then the
 //! Gilbert–Elliott channel at `semanticnn bench channel`'s parameters, per
 //! sojourn: its state chain alone, and with the flips.
 //!
@@ -9,6 +11,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use rand_core::Rng;
+use semanticnn_core::channel::bsc::MASKS_FROM;
 use semanticnn_core::channel::rng::{stream, Geometric, Purpose, Streams, CHUNK_BYTES};
 use semanticnn_core::channel::{bsc, gilbert_elliott, GilbertElliott};
 
@@ -60,6 +63,33 @@ fn main() {
     println!(
         "  batching, prefetch, flip {:6.2}  (the rest)",
         whole - gap - jump * jumps_per_flip
+    );
+
+    println!("Whole BSC on a 1 MiB buffer (in cache), ns per 64-bit word:");
+    let per_word = |buf: &mut [u8], ber: f64| {
+        let words = (buf.len() / 8) as f64;
+        ns_per(1, || bsc(buf, ber, 7).expect("a valid BER")) / words
+    };
+    let gaps = per_word(&mut buf, MASKS_FROM * (1.0 - 1e-9));
+    let masks = per_word(&mut buf, MASKS_FROM);
+    let mut one_chunk = vec![0u8; CHUNK_BYTES];
+    let scalar = per_word(&mut one_chunk, MASKS_FROM);
+    println!("  gaps just below MASKS_FROM  {gaps:6.2}");
+    println!("  masks at MASKS_FROM         {masks:6.2}  (eight or four chunks at once where the CPU can)");
+    println!(
+        "  masks at 0.1                {:6.2}",
+        per_word(&mut buf, 0.1)
+    );
+    println!(
+        "  masks at 0.5                {:6.2}  (one draw per word)",
+        per_word(&mut buf, 0.5)
+    );
+    println!("  scalar masks at MASKS_FROM  {scalar:6.2}  (one 64 KiB chunk: every CPU)");
+    // Gaps cost in proportion to the BER, masks the same at any BER.
+    println!(
+        "  masks would win from BER 1/{:.0} on whole chunks here, 1/{:.0} on the scalar path",
+        1.0 / (MASKS_FROM * masks / gaps),
+        1.0 / (MASKS_FROM * scalar / gaps)
     );
 
     let ge = GilbertElliott {

@@ -20,9 +20,9 @@
 //! bits of `lo`'s `U` are byte `k` of `y` then the low nibble of byte `k` of
 //! `w`, and `hi`'s are byte `k` of `z` then the high nibble of byte `k` of
 //! `w`; ties draw in the order of the low nibbles' bytes 0..8, then the high
-//! nibbles'. This layout is
-//! what a 4-lane AVX2 kernel computes for four chunks at once
-//! (`channel/avx2.rs`); both give the same bits.
+//! nibbles'. This layout is what the vector kernels compute for eight
+//! (AVX-512) or four (AVX2) chunks at once (`channel/wide.rs`); all give
+//! the same bits.
 use super::rng::ChannelRng;
 use rand_core::Rng;
 
@@ -39,6 +39,9 @@ pub struct NibbleAlias {
     pub(crate) alias: [u8; 16],
     /// Every column keeps its own pattern (p = 1/2): only `x` is drawn.
     pub(crate) uniform: bool,
+    /// `first`, `second` and `alias` of each column in one entry (12 + 4
+    /// bits), for one look-up per slot in the scalar masks.
+    packed: [u16; 16],
 }
 
 impl NibbleAlias {
@@ -98,7 +101,11 @@ impl NibbleAlias {
             rest[i] = f & ((1 << 52) - 1);
         }
         let uniform = keep.iter().all(|&k| k >= 1.0);
+        let packed = core::array::from_fn(|i| {
+            (u16::from(first[i]) << 8) | (u16::from(second[i]) << 4) | u16::from(alias[i])
+        });
         NibbleAlias {
+            packed,
             first,
             second,
             rest,
@@ -107,27 +114,16 @@ impl NibbleAlias {
         }
     }
 
-    /// Whether column `i` keeps its own pattern for a `U` whose first 12
-    /// bits are `u` (8) and `v` (4), or `None` on a tie (the rest decides).
-    #[inline(always)]
-    pub(crate) fn keeps(&self, i: usize, u: u8, v: u8) -> Option<bool> {
-        match (u, v).cmp(&(self.first[i], self.second[i])) {
-            core::cmp::Ordering::Less => Some(true),
-            core::cmp::Ordering::Greater => Some(false),
-            core::cmp::Ordering::Equal => None,
-        }
-    }
-
     /// On a tie, whether column `i` keeps its pattern, from a fresh draw
     /// whose top 52 bits continue `U`.
     #[inline(always)]
-    pub(crate) fn keeps_after_tie(&self, i: usize, draw: u64) -> bool {
+    fn keeps_after_tie(&self, i: usize, draw: u64) -> bool {
         (draw >> 12) < self.rest[i]
     }
 
     /// The pattern of column `i` if it keeps it, else its alias.
     #[inline(always)]
-    pub(crate) fn pattern(&self, i: usize, keep: bool) -> u8 {
+    fn pattern(&self, i: usize, keep: bool) -> u8 {
         if keep {
             i as u8
         } else {
@@ -138,18 +134,47 @@ impl NibbleAlias {
     /// The mask made from the draws `x, y, z, w`; the ties draw from `rng`,
     /// the low-nibble slots (bytes 0..8) first, then the high ones.
     pub(crate) fn mask_from(&self, [x, y, z, w]: [u64; 4], rng: &mut ChannelRng) -> u64 {
-        let mut mask = 0u64;
-        for (shift, u, place) in [(0, y, 4), (4, z, 0)] {
-            for k in 0..8 {
-                let at = 8 * k + shift;
-                let col = usize::from((x >> at) as u8 & 15);
-                let keep = self
-                    .keeps(col, (u >> (8 * k)) as u8, (w >> at) as u8 & 15)
-                    .unwrap_or_else(|| self.keeps_after_tie(col, rng.next_u64()));
-                mask |= u64::from(self.pattern(col, keep)) << (8 * k + place);
-            }
+        let (low, low_ties) = self.half(x, y, w, 0);
+        let (high, high_ties) = self.half(x, z, w, 4);
+        let mut mask = low << 4 | high;
+        let mut ties = low_ties | high_ties << 8;
+        while ties != 0 {
+            mask = self.untie(mask, x, ties.trailing_zeros(), rng.next_u64());
+            ties &= ties - 1;
         }
         mask
+    }
+
+    /// The patterns of the columns in the nibbles of `x` at `shift` (0: low,
+    /// 4: high) in the low nibbles of a word, with `U` starting with the
+    /// bytes of `u` and the nibbles of `w` at `shift`; and the tied bytes.
+    /// Branch-free: which pattern a column takes is a coin flip the branch
+    /// predictor would miss.
+    #[inline(always)]
+    fn half(&self, x: u64, u: u64, w: u64, shift: u32) -> (u64, u32) {
+        let mut patterns = 0u64;
+        let mut ties = 0u32;
+        for k in 0..8 {
+            let col = (x >> (8 * k + shift)) as u8 & 15;
+            let u12 =
+                u16::from((u >> (8 * k)) as u8) << 4 | u16::from((w >> (8 * k + shift)) as u8 & 15);
+            let entry = self.packed[usize::from(col)];
+            let (f12, alias) = (entry >> 4, entry as u8 & 15);
+            ties |= u32::from(u12 == f12) << k;
+            let keep = 0u8.wrapping_sub(u8::from(u12 < f12));
+            let pattern = alias ^ ((alias ^ col) & keep);
+            patterns |= u64::from(pattern) << (8 * k);
+        }
+        (patterns, ties)
+    }
+
+    /// `mask` with its tied slot `slot` decided by a fresh `draw`.
+    #[inline(always)]
+    pub(crate) fn untie(&self, mask: u64, x: u64, slot: u32, draw: u64) -> u64 {
+        let (col_at, at) = slot_bits(slot);
+        let col = usize::from((x >> col_at) as u8 & 15);
+        let pattern = self.pattern(col, self.keeps_after_tie(col, draw));
+        mask & !(15 << at) | u64::from(pattern) << at
     }
 
     /// 64 independent Bernoulli(p) bits.
@@ -160,6 +185,20 @@ impl NibbleAlias {
         }
         let draws = [0; 4].map(|_| rng.next_u64());
         self.mask_from(draws, rng)
+    }
+}
+
+/// Where slot `slot` of a mask lives: the bit offset of its column in `x`
+/// and of its pattern in the mask. Slots 0..8 are the low nibbles of bytes
+/// 0..8 of `x` (patterns in the high nibbles of the mask), 8..16 the high
+/// ones (patterns in the low nibbles).
+#[inline(always)]
+fn slot_bits(slot: u32) -> (u32, u32) {
+    let byte = 8 * (slot % 8);
+    if slot < 8 {
+        (byte, byte + 4)
+    } else {
+        (byte + 4, byte)
     }
 }
 

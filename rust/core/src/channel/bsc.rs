@@ -3,13 +3,18 @@
 //! Two samplers, chosen by p: below [`MASKS_FROM`] the gaps between flips
 //! are drawn from a geometric distribution, so the cost grows with the number
 //! of flips, not of bits; from there on, 64-bit Bernoulli masks
-//! ([`NibbleAlias`]) are XORed word by word, four chunks at once with AVX2
-//! where the CPU has it (the same bits either way).
+//! ([`NibbleAlias`]) are XORed word by word, eight whole chunks at once with
+//! AVX-512 or four with AVX2 where the CPU has them (the same bits either
+//! way).
 use super::alias::NibbleAlias;
 use super::rng::{ChannelRng, Geometric, Purpose, Streams, CHUNK_BYTES};
 use super::{check_probability, ChannelError};
 
-/// BER from which the mask sampler beats geometric gaps.
+/// BER from which masks replace the gaps, the same on every CPU (the bits
+/// must not depend on it). Whole chunks on x86 vectors would gain from
+/// masks further down (~1/250 with AVX-512), but the scalar masks of other
+/// CPUs, short buffers and frames would lose 4-10x there; `channel_costs`
+/// prints both sides.
 pub const MASKS_FROM: f64 = 1.0 / 64.0;
 
 /// Runs of a state longer than this, at a BER of [`MASKS_FROM`] or more,
@@ -213,30 +218,32 @@ pub fn bsc_chunks(
     check_probability("ber", ber)?;
     let flipper = Flipper::new(ber);
     let mut streams = Streams::new(seed, Purpose::Flips, first_chunk as u64);
-    let done = flip_quads(&flipper, buf, &mut streams);
+    let done = flip_whole_chunks(&flipper, buf, &mut streams);
     for (chunk, mut rng) in buf[done..].chunks_mut(CHUNK_BYTES).zip(streams) {
         flipper.flip_range(chunk, 0, chunk.len() as u64 * 8, &mut rng);
     }
     Ok(())
 }
 
-/// Where masks are drawn and the CPU has AVX2, flips the leading groups of
-/// four whole chunks of `buf` at once (one per lane), taking their streams;
-/// returns the bytes done (0 elsewhere). Whole chunks are all masks, so each
-/// gets exactly what [`Flipper::flip_range`] would give it.
-fn flip_quads(flipper: &Flipper, buf: &mut [u8], streams: &mut Streams) -> usize {
+/// What [`bsc_chunks`] computes, one chunk at a time on the scalar path:
+/// the reference its vector paths must equal.
+#[cfg(test)]
+pub(crate) fn bsc_chunk_by_chunk(buf: &mut [u8], ber: f64, seed: u64) {
+    for (c, chunk) in buf.chunks_mut(CHUNK_BYTES).enumerate() {
+        let mut rng = super::rng::stream(seed, Purpose::Flips, c as u64);
+        Flipper::new(ber).flip_range(chunk, 0, chunk.len() as u64 * 8, &mut rng);
+    }
+}
+
+/// Where masks are drawn and the CPU has AVX-512 or AVX2, flips the leading
+/// groups of whole chunks of `buf` several at once (one per vector lane),
+/// taking their streams; returns the bytes done (0 elsewhere). Whole chunks
+/// are all masks, so each gets exactly what [`Flipper::flip_range`] would
+/// give it.
+fn flip_whole_chunks(flipper: &Flipper, buf: &mut [u8], streams: &mut Streams) -> usize {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    if let Some(words) = flipper.words.as_ref().filter(|_| super::avx2::available()) {
-        let (quads, _) = buf.as_chunks_mut::<{ 4 * CHUNK_BYTES }>();
-        for quad in quads.iter_mut() {
-            let mut rngs: [ChannelRng; 4] = core::array::from_fn(|_| streams.next_stream());
-            let (a, b) = quad.split_at_mut(2 * CHUNK_BYTES);
-            let (c0, c1) = a.split_at_mut(CHUNK_BYTES);
-            let (c2, c3) = b.split_at_mut(CHUNK_BYTES);
-            // SAFETY: the CPU supports AVX2 (checked above).
-            unsafe { super::avx2::flip_chunks(words, [c0, c1, c2, c3], &mut rngs) };
-        }
-        return quads.len() * 4 * CHUNK_BYTES;
+    if let Some(words) = flipper.words.as_ref() {
+        return super::wide::flip_whole_chunks(words, buf, streams);
     }
     let _ = (flipper, buf, streams);
     0

@@ -9,8 +9,6 @@
 use core::fmt;
 
 pub mod alias;
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
-mod avx2;
 pub mod awgn;
 pub mod bsc;
 pub mod gilbert_elliott;
@@ -18,6 +16,8 @@ pub mod packets;
 pub mod rng;
 #[cfg(feature = "std")]
 pub mod rows;
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod wide;
 
 pub use awgn::{ber_awgn, Modulation};
 pub use bsc::bsc;
@@ -98,19 +98,14 @@ mod tests {
 
     #[test]
     fn bsc_is_the_scalar_flipper_chunk_by_chunk() {
-        // Whole groups of four chunks take the AVX2 path where the CPU has
-        // it; every chunk must still get exactly its scalar flips.
-        use super::bsc::Flipper;
-        use super::rng::{stream, Purpose};
-        for ber in [1e-3, 0.02, 0.1, 0.37, 0.5, 0.9, 1.0] {
+        // Whole groups of chunks take the vector paths where the CPU has
+        // them; every chunk must still get exactly its scalar flips.
+        for ber in [1e-3, 0.01, 0.02, 0.1, 0.37, 0.5, 0.9, 1.0] {
             let data: Vec<u8> = (0..LEN).map(|i| (i * 31 + i / 7) as u8).collect();
             let mut fast = data.clone();
             bsc(&mut fast, ber, 42).unwrap();
             let mut slow = data;
-            for (c, chunk) in slow.chunks_mut(CHUNK_BYTES).enumerate() {
-                let mut rng = stream(42, Purpose::Flips, c as u64);
-                Flipper::new(ber).flip_range(chunk, 0, chunk.len() as u64 * 8, &mut rng);
-            }
+            super::bsc::bsc_chunk_by_chunk(&mut slow, ber, 42);
             assert!(fast == slow, "ber {ber}");
         }
     }
@@ -256,15 +251,13 @@ mod props {
             ber in super::bsc::MASKS_FROM..=1.0f64,
             seed in any::<u64>(),
         ) {
-            // Four whole chunks: the AVX2 path where the CPU has it.
-            let data: Vec<u8> = (0..4 * CHUNK_BYTES).map(|i| (i * 13) as u8).collect();
+            // 13 whole chunks and a part: eight by AVX-512, four by AVX2
+            // (where the CPU has them), the rest by the scalar path.
+            let data: Vec<u8> = (0..13 * CHUNK_BYTES + 1000).map(|i| (i * 13) as u8).collect();
             let mut fast = data.clone();
             bsc(&mut fast, ber, seed).unwrap();
             let mut slow = data;
-            for (c, chunk) in slow.chunks_mut(CHUNK_BYTES).enumerate() {
-                let mut rng = stream(seed, Purpose::Flips, c as u64);
-                Flipper::new(ber).flip_range(chunk, 0, chunk.len() as u64 * 8, &mut rng);
-            }
+            super::bsc::bsc_chunk_by_chunk(&mut slow, ber, seed);
             prop_assert!(fast == slow);
         }
     }

@@ -39,9 +39,6 @@ pub struct NibbleAlias {
     pub(crate) alias: [u8; 16],
     /// Every column keeps its own pattern (p = 1/2): only `x` is drawn.
     pub(crate) uniform: bool,
-    /// `first`, `second` and `alias` of each column in one entry (12 + 4
-    /// bits), for one look-up per slot in the scalar masks.
-    packed: [u16; 16],
 }
 
 impl NibbleAlias {
@@ -101,11 +98,7 @@ impl NibbleAlias {
             rest[i] = f & ((1 << 52) - 1);
         }
         let uniform = keep.iter().all(|&k| k >= 1.0);
-        let packed = core::array::from_fn(|i| {
-            (u16::from(first[i]) << 8) | (u16::from(second[i]) << 4) | u16::from(alias[i])
-        });
         NibbleAlias {
-            packed,
             first,
             second,
             rest,
@@ -158,8 +151,9 @@ impl NibbleAlias {
             let col = (x >> (8 * k + shift)) as u8 & 15;
             let u12 =
                 u16::from((u >> (8 * k)) as u8) << 4 | u16::from((w >> (8 * k + shift)) as u8 & 15);
-            let entry = self.packed[usize::from(col)];
-            let (f12, alias) = (entry >> 4, entry as u8 & 15);
+            let i = usize::from(col);
+            let f12 = u16::from(self.first[i]) << 4 | u16::from(self.second[i]);
+            let alias = self.alias[i];
             ties |= u32::from(u12 == f12) << k;
             let keep = 0u8.wrapping_sub(u8::from(u12 < f12));
             let pattern = alias ^ ((alias ^ col) & keep);

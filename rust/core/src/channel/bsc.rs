@@ -12,7 +12,7 @@ use super::{check_probability, ChannelError};
 
 /// BER from which masks replace the gaps, the same on every CPU (the bits
 /// must not depend on it). Whole chunks on x86 vectors would gain from
-/// masks further down (~1/250 with AVX-512), but the scalar masks of other
+/// masks further down (~1/300 with AVX-512), but the scalar masks of other
 /// CPUs, short buffers and frames would lose 4-10x there; `channel_costs`
 /// prints both sides.
 pub const MASKS_FROM: f64 = 1.0 / 64.0;

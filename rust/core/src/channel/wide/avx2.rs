@@ -18,9 +18,10 @@ pub(super) fn flip_chunks(alias: &NibbleAlias, chunks: [&mut [u8]; 4], rngs: &mu
 #[derive(Clone, Copy)]
 struct Avx2(__m256i);
 
-// SAFETY (every `unsafe` below): these methods run only inlined into
-// `flip_chunks`, which requires AVX2; loads and stores are unaligned and
-// within the arrays or slices named.
+// SAFETY (every `unsafe` below): the type is private to this file and used
+// only inside `flip_chunks`, which requires AVX2 and runs only after
+// `available` (via `super::flip_whole_chunks`); loads and stores are unaligned
+// and within the arrays or slices named.
 impl Vector<4> for Avx2 {
     #[inline(always)]
     fn from_lanes(words: [u64; 4]) -> Self {
@@ -101,6 +102,7 @@ impl Vector<4> for Avx2 {
                 _mm256_permute2x128_si256::<0x31>(t0, t2),
                 _mm256_permute2x128_si256::<0x31>(t1, t3),
             ];
+            // `at` + the row fit in every chunk (`flip_chunks_with`'s `len`).
             for (chunk, row) in chunks.iter_mut().zip(rows) {
                 if let Some(bytes) = chunk.get_mut(at..at + 32) {
                     let v = _mm256_loadu_si256(bytes.as_ptr().cast());

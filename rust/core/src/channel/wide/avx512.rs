@@ -18,8 +18,9 @@ pub(super) fn flip_chunks(alias: &NibbleAlias, chunks: [&mut [u8]; 8], rngs: &mu
 #[derive(Clone, Copy)]
 struct Avx512(__m512i);
 
-// SAFETY (every `unsafe` below): these methods run only inlined into
-// `flip_chunks`, which requires AVX-512 F and BW; loads and stores are
+// SAFETY (every `unsafe` below): the type is private to this file and used
+// only inside `flip_chunks`, which requires AVX-512 F and BW and runs only
+// after `available` (via `super::flip_whole_chunks`); loads and stores are
 // unaligned and within the arrays or slices named.
 impl Vector<8> for Avx512 {
     #[inline(always)]
@@ -127,6 +128,7 @@ impl Vector<8> for Avx512 {
                 odd(u[1], u[5]),
                 odd(u[3], u[7]),
             ];
+            // `at` + the row fit in every chunk (`flip_chunks_with`'s `len`).
             for (chunk, row) in chunks.iter_mut().zip(rows) {
                 if let Some(bytes) = chunk.get_mut(at..at + 64) {
                     let v = _mm512_loadu_si512(bytes.as_ptr().cast());
